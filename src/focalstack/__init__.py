@@ -1,0 +1,28 @@
+"""focalstack: depth from focus and defocus.
+
+Give it a focal stack (one scene photographed at several focus distances) and get back a
+depth map, an all-in-focus image and a confidence map.
+
+Example:
+    >>> import focalstack
+    >>> stack = focalstack.read_stack("examples/pcb")            # doctest: +SKIP
+    >>> result = focalstack.depth_from_focus(stack)              # doctest: +SKIP
+    >>> result.depth.shape, result.unit                          # doctest: +SKIP
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .classical import ClassicalConfig, depth_from_focus
+from .errors import InputError
+from .io import read_stack
+from .stack import Camera, DepthResult, FocalStack
+
+try:
+    __version__ = version("focalstack")
+except PackageNotFoundError:  # running from a source tree
+    __version__ = "0.0.0+unknown"
+
+__all__ = [
+    "Camera", "ClassicalConfig", "DepthResult", "FocalStack", "InputError", "__version__",
+    "depth_from_focus", "read_stack",
+]

@@ -1,0 +1,145 @@
+"""Reading and writing single images: 8/16-bit and float, grey or RGB, headers without decoding.
+
+Inside the library every image is float32 in [0, 1], H x W (grey) or H x W x 3 (RGB).
+Decoding goes through OpenCV (fast, applies the EXIF orientation), float TIFFs through
+tifffile, headers through Pillow so that sizes can be checked before anything is decoded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from ..errors import InputError
+from ..pixels import to_float_image
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+_TIFF_SUFFIXES = (".tif", ".tiff")
+
+
+class ImageHeader(NamedTuple):
+    """Size and pixel type of an image file, read without decoding it."""
+
+    height: int
+    width: int
+    channels: int  # 1 (grey) or 3 (colour)
+    bit_depth: int  # 8, 16, or 32 for float
+
+
+def image_header(path: str | Path) -> ImageHeader:
+    """Read an image file's header (size, channels, bit depth) without decoding its pixels.
+
+    Raises:
+        InputError: the file is missing or not an image we can identify.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"cannot read image {path}: no such file")
+    if path.suffix.lower() in _TIFF_SUFFIXES:
+        header = _tiff_header(path)
+        if header is not None:
+            return header
+    try:
+        with Image.open(path) as im:
+            width, height = im.size
+            bands = len(im.getbands())
+            bit_depth = 16 if im.mode.startswith("I;16") else 8
+            if im.format == "PNG":
+                bit_depth = _png_bit_depth(path)
+    except (OSError, Image.DecompressionBombError, ValueError) as exc:
+        raise InputError(f"cannot read image {path}: {_reason(exc)}") from None
+    return ImageHeader(height, width, 1 if bands in (1, 2) else 3, bit_depth)
+
+
+def _png_bit_depth(path: Path) -> int:
+    with open(path, "rb") as fh:
+        head = fh.read(25)
+    return 16 if len(head) == 25 and head[24] == 16 else 8
+
+
+def _tiff_header(path: Path) -> ImageHeader | None:
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages[0]
+            shape, dtype = page.shape, page.dtype
+    except Exception:  # noqa: BLE001 - not a TIFF tifffile understands; let Pillow try
+        return None
+    if len(shape) == 3 and shape[0] in (3, 4) and shape[2] not in (1, 3, 4):
+        shape = (shape[1], shape[2], shape[0])  # planar storage
+    channels = 1 if len(shape) == 2 or shape[2] in (1, 2) else 3
+    bit_depth = 32 if np.dtype(dtype).kind == "f" else 8 * np.dtype(dtype).itemsize
+    return ImageHeader(shape[0], shape[1], channels, bit_depth)
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Decode an image file to float32 in [0, 1] (H x W grey or H x W x 3 RGB).
+
+    8-bit and 16-bit PNG/JPEG/TIFF/BMP/WebP and float TIFF are supported; the EXIF
+    orientation is applied; an alpha channel is dropped.
+
+    Raises:
+        InputError: the file is missing, unreadable, or has unsupported pixels.
+    """
+    return to_float_image(read_image_native(path), name=f"image {path}")
+
+
+def read_image_native(path: str | Path) -> np.ndarray:
+    """Decode an image file in its own pixel type (uint8, uint16 or float), RGB channel order."""
+    image = _decode(Path(path))
+    if image.ndim == 3 and image.shape[2] >= 3:
+        code = cv2.COLOR_BGRA2RGB if image.shape[2] == 4 else cv2.COLOR_BGR2RGB
+        image = cv2.cvtColor(image, code)
+    return image
+
+
+def _decode(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise InputError(f"cannot read image {path}: no such file")
+    if path.suffix.lower() in _TIFF_SUFFIXES:
+        image = _decode_tiff(path)
+        if image is not None:
+            return image
+    data = np.fromfile(path, dtype=np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR) if data.size else None
+    if image is None:
+        raise InputError(f"cannot read image {path}: not a supported image or the file is damaged")
+    return image
+
+
+def _decode_tiff(path: Path) -> np.ndarray | None:
+    """Float or unusual TIFFs through tifffile, returned in OpenCV's BGR order; None to fall back."""
+    import tifffile
+
+    try:
+        image = tifffile.imread(path)
+    except Exception:  # noqa: BLE001 - let OpenCV try and report
+        return None
+    if image.ndim == 3 and image.shape[2] >= 3:
+        image = np.ascontiguousarray(image[..., [2, 1, 0] + list(range(3, image.shape[2]))])
+    return image
+
+
+def write_image(path: str | Path, image: np.ndarray, *, bit_depth: int = 8) -> None:
+    """Write a float image in [0, 1] (H x W or H x W x 3, RGB) as an 8- or 16-bit file."""
+    if bit_depth not in (8, 16):
+        raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth}")
+    scale, dtype = (255.0, np.uint8) if bit_depth == 8 else (65535.0, np.uint16)
+    pixels = np.clip(np.asarray(image, dtype=np.float32), 0, 1) * scale + 0.5
+    pixels = pixels.astype(dtype)
+    if pixels.ndim == 3:
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
+    ok, encoded = cv2.imencode(Path(path).suffix or ".png", pixels)
+    if not ok:
+        raise OSError(f"could not encode {path}")
+    encoded.tofile(path)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.split("\n")[0]
