@@ -116,6 +116,8 @@ def depth_from_focus(
     with _stage(timings, "refine"):
         position = refine_depth(position, confidence, aif, method=config.refine,
                                 radius=config.refine_radius, eps=config.refine_eps)
+        coords = stack.blur_coordinates
+        position = np.clip(position, coords.min(), coords.max())  # no filter overshoot past the sweep
     depth = from_blur_coordinate(position, stack.unit).astype(np.float32)
     timings["total"] = time.perf_counter() - start
     return DepthResult(depth=depth, all_in_focus=aif, confidence=confidence, unit=stack.unit,

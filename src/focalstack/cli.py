@@ -1,0 +1,172 @@
+"""The ``focalstack`` command line: thin commands over the library.
+
+Exit status: 0 on success, 2 on bad input (one line on stderr, no traceback), 130 when
+interrupted. Results are written atomically: all files or none.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from . import __version__
+from .classical import FOCUS_MEASURES, FUSIONS, PEAK_FITS, REFINEMENTS, ClassicalConfig, depth_from_focus
+from .errors import InputError
+from .io.atomic import check_output_dir
+from .io.results import write_result
+from .io.stackdir import DEFAULT_MAX_MEGAPIXELS, read_stack
+from .units import UNITS
+
+def _choices(name: str, values) -> type[Enum]:
+    return Enum(name, {v: v for v in values}, type=str)
+
+
+FocusMeasure = _choices("FocusMeasure", FOCUS_MEASURES)
+Unit = _choices("Unit", UNITS)
+PeakFit = _choices("PeakFit", PEAK_FITS)
+Fusion = _choices("Fusion", FUSIONS)
+Refinement = _choices("Refinement", REFINEMENTS)
+
+app = typer.Typer(
+    name="focalstack",
+    help="Depth from focus: a depth map, an all-in-focus image and a confidence map from a focal stack.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"focalstack {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """Depth from focus: a depth map, an all-in-focus image and a confidence map from a focal stack."""
+
+
+@app.command()
+def depth(
+    stack_dir: Path = typer.Argument(..., help="Folder of slices (PNG/JPEG/TIFF, 8/16-bit), optionally with stack.json."),
+    out: Path = typer.Option(..., "-o", "--out", help="Output folder to create (depth.npy, aif.png, confidence.npy, "
+                             "depth_preview.png, result.json)."),
+    method: FocusMeasure = typer.Option("sml", "--method", "-m",
+                               help="Focus measure: sum-modified-Laplacian, Tenengrad, local variance or ring "
+                               "difference filter."),
+    focus_positions: str = typer.Option(None, "--focus-positions", "-f", metavar="P1,P2,...",
+                                        help="One focus position per slice, in file order (overrides stack.json "
+                                        "and EXIF). Needs --unit."),
+    unit: Unit = typer.Option(None, "--unit", "-u",
+                             help="Unit of --focus-positions; depth comes back in it. 'index' alone ignores all "
+                             "focus information."),
+    window: int = typer.Option(9, "--window", "-w", help="Odd side in pixels of the focus-measure window."),
+    peak_fit: PeakFit = typer.Option("gaussian",
+                                 help="Sub-slice peak fit of the focus curve (in inverse depth)."),
+    fusion: Fusion = typer.Option("soft",
+                               help="All-in-focus fusion: soft per-pixel blending or Laplacian pyramid."),
+    refine: Refinement = typer.Option("guided",
+                               help="Edge-aware depth refinement guided by the all-in-focus image."),
+    refine_radius: int = typer.Option(8, help="Refinement radius in pixels."),
+    scale: float = typer.Option(1.0, help="Resize slices by this factor (0 < scale <= 1) before processing."),
+    max_megapixels: float = typer.Option(DEFAULT_MAX_MEGAPIXELS, help="Refuse slices larger than this."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
+) -> None:
+    """Estimate depth, an all-in-focus image and confidence from the focal stack in STACK_DIR."""
+    try:
+        check_output_dir(out, overwrite=overwrite)
+        config = ClassicalConfig(focus_measure=method.value, window=window, peak_fit=peak_fit.value,
+                                 fusion=fusion.value, refine=refine.value, refine_radius=refine_radius)
+        stack = _open_stack(stack_dir, focus_positions, unit.value if unit else None, scale, max_megapixels)
+        with _LazyProgress(disabled=quiet) as progress:
+            result = depth_from_focus(stack, config, progress=progress)
+        metadata = {"version": __version__, "input": str(stack_dir), "files": stack.names,
+                    "camera": stack.camera.to_dict() if stack.camera else None, "scale": scale}
+        write_result(result, out, overwrite=overwrite, bit_depth=8 if stack.bit_depth == 8 else 16, metadata=metadata)
+    except (InputError, OSError) as exc:
+        _fail(exc)
+    if not quiet:
+        lo, hi = float(result.depth.min()), float(result.depth.max())
+        h, w = stack.shape
+        typer.echo(f"wrote {out}: {len(stack)} slices {w}x{h}, depth {lo:.4g}..{hi:.4g} {result.unit}, "
+                   f"{result.timings['total']:.2f} s", err=True)
+
+
+def _open_stack(stack_dir, focus_positions, unit, scale, max_megapixels):
+    positions = _parse_positions(focus_positions) if focus_positions is not None else None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        stack = read_stack(stack_dir, focus_positions=positions, unit=unit, scale=scale,
+                           max_megapixels=max_megapixels)
+    for warning in caught:
+        typer.echo(f"warning: {warning.message}", err=True)
+    return stack
+
+
+def _parse_positions(text: str) -> list[float]:
+    try:
+        return [float(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        raise InputError(f"--focus-positions must be comma-separated numbers, got {text!r}") from None
+
+
+def _fail(exc: BaseException) -> None:
+    message = str(exc) if isinstance(exc, InputError) else f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+class _LazyProgress:
+    """A rich progress bar that only appears once a run has taken more than a second."""
+
+    def __init__(self, *, disabled: bool = False, delay_s: float = 1.0) -> None:
+        self.disabled, self.delay_s = disabled, delay_s
+        self._start = time.perf_counter()
+        self._bar = self._task = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.disabled:
+            return
+        if self._bar is None and time.perf_counter() - self._start > self.delay_s and done < total:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+            self._bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                                 TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task("slices", total=total)
+        if self._bar is not None:
+            self._bar.update(self._task, completed=done)
+
+    def __enter__(self) -> _LazyProgress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``focalstack`` console script; returns the exit status."""
+    try:
+        app(args=argv, prog_name="focalstack", standalone_mode=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Atomic output folders: everything appears at once, or nothing does.
+
+Results are written into a temporary sibling folder and renamed into place, so an error,
+Ctrl-C or crash halfway never leaves a partial result, and an existing folder is only
+replaced when the caller asks for it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..errors import InputError
+
+
+def check_output_dir(path: str | Path, *, overwrite: bool = False) -> Path:
+    """Raise :class:`InputError` if ``path`` may not be written; return it as a Path."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{path} exists and is not a folder")
+    if path.exists() and not overwrite:
+        raise InputError(f"{path} already exists; pass --overwrite to replace it")
+    if not path.parent.exists():
+        raise InputError(f"the parent folder of {path} does not exist")
+    return path
+
+
+@contextmanager
+def atomic_directory(path: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary folder that replaces ``path`` when the block succeeds.
+
+    Example:
+        >>> with atomic_directory(tmp_path / "out") as tmp:    # doctest: +SKIP
+        ...     (tmp / "depth.npy").write_bytes(b"...")
+    """
+    path = check_output_dir(path, overwrite=overwrite)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    try:
+        yield tmp
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
+            path.rename(old / path.name)
+            tmp.rename(path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
