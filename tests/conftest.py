@@ -54,12 +54,13 @@ def render_stack(depth_diopter, focus_diopters, *, blur_per_diopter=3.0, seed=0,
     return np.stack(slices), sharp
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def synth():
     """The synthetic-stack helpers, for tests in any folder."""
 
     class Synth:
         textured = staticmethod(textured_image)
         render = staticmethod(render_stack)
+        render_slice = staticmethod(render_slice)
 
     return Synth

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._blocks import for_row_blocks
+
 PEAK_FITS = ("gaussian", "parabolic", "none")
 _TINY = np.float32(1e-12)
 
@@ -45,16 +47,22 @@ class FocusCurve:
 
     def update(self, focus: np.ndarray) -> None:
         """Add the focus-measure map (H x W float32 >= 0) of the next slice."""
-        k = self.count
-        np.greater(focus, self.best, out=self._new)
-        follows_best = (self.best_index == k - 1) & ~self._new
-        np.copyto(self.right, focus, where=follows_best)
-        np.copyto(self.left, self._prev, where=self._new)
-        np.copyto(self.best, focus, where=self._new)
-        np.copyto(self.best_index, k, where=self._new)
-        self.total += focus
-        np.copyto(self._prev, focus)
+        if focus.shape != self.best.shape:
+            raise ValueError(f"focus map of shape {focus.shape} for a curve of shape {self.best.shape}")
+        for_row_blocks(lambda rows: self._update_rows(focus, rows), *self.best.shape)
         self.count += 1
+
+    def _update_rows(self, focus: np.ndarray, rows: slice) -> None:
+        k, focus = self.count, focus[rows]
+        best, index, new = self.best[rows], self.best_index[rows], self._new[rows]
+        np.greater(focus, best, out=new)
+        follows_best = (index == k - 1) & ~new
+        np.copyto(self.right[rows], focus, where=follows_best)
+        np.copyto(self.left[rows], self._prev[rows], where=new)
+        np.copyto(best, focus, where=new)
+        np.copyto(index, k, where=new)
+        self.total[rows] += focus
+        self._prev[rows] = focus
 
     def peak(self, coordinates: np.ndarray, *, fit: str = "gaussian") -> tuple[np.ndarray, np.ndarray]:
         """Sub-slice position of the focus peak.
@@ -73,21 +81,30 @@ class FocusCurve:
         coords = np.asarray(coordinates, dtype=np.float32)
         if coords.size != self.count:
             raise ValueError(f"{coords.size} coordinates for a curve of {self.count} slices")
-        i = self.best_index
-        x1 = coords[i]
         if fit == "none" or self.count < 3:
-            return x1, i.astype(np.float32)
-        d0 = coords[np.maximum(i - 1, 0)] - x1  # offset to the left neighbour
-        d2 = coords[np.minimum(i + 1, self.count - 1)] - x1  # offset to the right neighbour
-        values = (self.left, self.best, self.right)
-        if fit == "gaussian":
-            values = tuple(np.log(np.maximum(v, _TINY)) for v in values)
-        offset = _vertex_offset(d0, d2, values[0] - values[1], values[2] - values[1])
-        interior = (i > 0) & (i < self.count - 1)
-        offset = np.where(interior, offset, 0.0).astype(np.float32)
-        toward_right = offset * d2 > 0
-        fraction = np.where(toward_right, offset / np.where(d2 == 0, 1, d2), -offset / np.where(d0 == 0, 1, d0))
-        return x1 + offset, (i + fraction).astype(np.float32)
+            return coords.take(self.best_index), self.best_index.astype(np.float32)
+        # Offsets to the neighbours of the best slice; zero at the ends of the sweep, where
+        # the peak is not bracketed and so is not moved.
+        left_gap, right_gap = np.zeros_like(coords), np.zeros_like(coords)
+        left_gap[1:-1], right_gap[1:-1] = coords[:-2] - coords[1:-1], coords[2:] - coords[1:-1]
+        position = np.empty(self.best.shape, np.float32)
+        index = np.empty(self.best.shape, np.float32)
+
+        def fit_rows(rows: slice) -> None:
+            i = self.best_index[rows]
+            d0, d2 = left_gap.take(i), right_gap.take(i)
+            y0, y1, y2 = self.left[rows], self.best[rows], self.right[rows]
+            if fit == "gaussian":
+                y0, y1, y2 = (np.log(np.maximum(v, _TINY)) for v in (y0, y1, y2))
+            offset = _vertex_offset(d0, d2, y0 - y1, y2 - y1)
+            step = np.where(offset * d2 > 0, d2, -d0)  # gap on the side the peak moved to
+            np.add(coords.take(i), offset, out=position[rows])
+            np.divide(offset, step, out=index[rows], where=step != 0)
+            index[rows][step == 0] = 0
+            index[rows] += i
+
+        for_row_blocks(fit_rows, *self.best.shape)
+        return position, index
 
     def confidence(self, *, texture_floor: float | None = None) -> np.ndarray:
         """Confidence in [0, 1]: peak prominence times a texture term.
@@ -98,26 +115,28 @@ class FocusCurve:
         percentile of the best values over the image.
         """
         n = self.count
-        mean = self.total / n
-        prominence = (self.best - mean) / (self.best * (1 - 1 / n) + _TINY)
         if texture_floor is None:
-            texture_floor = 0.02 * float(np.percentile(self.best, 99)) + float(_TINY)
-        texture = self.best / (self.best + np.float32(texture_floor))
-        return np.clip(prominence * texture, 0.0, 1.0).astype(np.float32)
+            texture_floor = 0.02 * float(np.percentile(self.best[::4, ::4], 99)) + float(_TINY)
+        floor, keep = np.float32(texture_floor), np.float32(1 - 1 / n)
+        confidence = np.empty(self.best.shape, np.float32)
+
+        def rows_confidence(rows: slice) -> None:
+            best = self.best[rows]
+            prominence = (best - self.total[rows] / np.float32(n)) / (best * keep + _TINY)
+            np.clip(prominence * best / (best + floor), 0.0, 1.0, out=confidence[rows])
+
+        for_row_blocks(rows_confidence, *self.best.shape)
+        return confidence
 
 
 def _vertex_offset(d0, d2, e0, e2) -> np.ndarray:
     """Offset of the vertex of the parabola through (d0, e0), (0, 0), (d2, e2).
 
+    With y = a d^2 + b d, the vertex is at -b / 2a = (d2^2 e0 - d0^2 e2) / 2 (e0 d2 - e2 d0).
     The middle sample is the maximum, so the vertex lies between the midpoints d0/2 and
-    d2/2; it is clipped there against round-off and flat curves.
+    d2/2; it is clipped there against round-off and flat curves (which give 0).
     """
-    det = d0 * d2 * (d0 - d2)
-    safe = np.abs(det) > 1e-20
-    det = np.where(safe, det, 1.0)
-    a = (e0 * d2 - e2 * d0) / det
-    b = (d0 * d0 * e2 - d2 * d2 * e0) / det
-    concave = safe & (a < 0)
-    vertex = np.where(concave, -b / (2 * np.where(concave, a, -1.0)), 0.0)
-    lo, hi = np.minimum(d0, d2) / 2, np.maximum(d0, d2) / 2
-    return np.clip(vertex, lo, hi)
+    numerator = d2 * d2 * e0 - d0 * d0 * e2
+    denominator = 2 * (e0 * d2 - e2 * d0)
+    vertex = np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator != 0)
+    return np.clip(vertex, np.minimum(d0, d2) / 2, np.maximum(d0, d2) / 2)

@@ -18,43 +18,46 @@ import cv2
 import numpy as np
 
 FUSIONS = ("soft", "pyramid")
-_TINY = np.float32(1e-12)
+_TINY_WEIGHT = 1e-30
 
 
 class SoftBlend:
     """Running focus-weighted average: sum_k w_k I_k / sum_k w_k with w_k = focus_k^power.
 
+    Focus values are divided by a scale fixed at the first slice (its 99th percentile),
+    which cancels in the ratio but keeps focus^power inside float32 range; pixels where
+    every weight underflows (no texture in any slice) get the plain average.
+
     Args:
         power: sharpness of the selection (>= 0); 0 averages all slices.
     """
 
+    _MAX_WEIGHT = 1e30  # keeps the running sums finite in float32
+
     def __init__(self, *, power: float = 8.0) -> None:
         if power < 0:
             raise ValueError(f"power must be >= 0, got {power}")
-        self.power = np.float32(power)
-        self._max = self._acc = self._weight = None
+        self.power = float(power)
+        self._scale = self._acc = self._weight = None
 
     def update(self, image: np.ndarray, focus: np.ndarray) -> None:
         """Add one slice (H x W [x 3] float32) with its focus map (H x W float32 >= 0)."""
-        score = np.log(np.maximum(focus, _TINY)) * self.power
-        if self._max is None:
-            self._max = score
-            self._acc = image.astype(np.float32, copy=True)
-            self._weight = np.ones(focus.shape, np.float32)
-            return
-        new_max = np.maximum(self._max, score)
-        old_scale = np.exp(self._max - new_max)
-        new_scale = np.exp(score - new_max)
-        self._acc *= _expand(old_scale, image)
-        self._acc += image * _expand(new_scale, image)
-        self._weight = self._weight * old_scale + new_scale
-        self._max = new_max
+        if self._acc is None:
+            self._scale = float(np.percentile(focus[::4, ::4], 99)) or 1.0
+            self._acc = np.zeros(image.shape, np.float32)
+            self._weight = np.zeros(focus.shape, np.float32)
+            self._cap = self._MAX_WEIGHT ** (1 / self.power) if self.power > 0 else np.inf
+        ratio = cv2.min(cv2.multiply(focus, 1.0 / self._scale), self._cap)
+        weight = cv2.add(cv2.pow(ratio, self.power), float(_TINY_WEIGHT))
+        cv2.accumulate(weight, self._weight)
+        cv2.accumulateProduct(image, _expand_channels(weight, image), self._acc)
 
     def result(self) -> np.ndarray:
         """The fused image, same shape as the slices, float32 in [0, 1]."""
         if self._acc is None:
             raise ValueError("no slices were added")
-        return np.clip(self._acc / _expand(self._weight, self._acc), 0.0, 1.0)
+        fused = cv2.divide(self._acc, _expand_channels(self._weight, self._acc))
+        return np.clip(fused, 0.0, 1.0)
 
 
 class PyramidFusion:
@@ -86,9 +89,9 @@ class PyramidFusion:
                 self._bands.append(band)
                 self._energy.append(energy)
                 continue
-            better = energy > self._energy[level]
-            np.copyto(self._bands[level], band, where=_expand(better, band))
-            np.copyto(self._energy[level], energy, where=better)
+            better = cv2.compare(energy, self._energy[level], cv2.CMP_GT)
+            self._bands[level] = cv2.copyTo(band, better, self._bands[level])
+            self._energy[level] = cv2.copyTo(energy, better, self._energy[level])
 
     def _band_energy(self, band: np.ndarray) -> np.ndarray:
         squared = cv2.multiply(band, band)
@@ -119,8 +122,9 @@ def _auto_levels(shape: tuple[int, int]) -> int:
     return int(max(1, min(8, np.floor(np.log2(max(short, 2) / 16)))))
 
 
-def _expand(weights: np.ndarray, like: np.ndarray) -> np.ndarray:
-    return weights[..., None] if like.ndim == 3 and weights.ndim == 2 else weights
+def _expand_channels(weights: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """An H x W map repeated to the channels of ``like`` (OpenCV does not broadcast)."""
+    return cv2.merge([weights] * like.shape[2]) if like.ndim == 3 else weights
 
 
 def make_fusion(name: str, *, power: float = 8.0):

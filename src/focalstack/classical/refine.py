@@ -72,5 +72,6 @@ def _weighted_median(depth, confidence, gray, radius, min_confidence) -> np.ndar
     mask = (confidence >= min_confidence).astype(np.uint8)
     if not mask.any():
         return depth
-    out = cv2.ximgproc.weightedMedianFilter(guide8, depth.astype(np.float32), radius, 25.5, cv2.ximgproc.WMF_EXP, mask)
+    out = cv2.ximgproc.weightedMedianFilter(guide8, depth.astype(np.float32), radius, sigma=25.5,
+                                            weightType=int(cv2.ximgproc.WMF_EXP), mask=mask)
     return np.asarray(out, dtype=np.float32)
