@@ -84,6 +84,7 @@ def depth(
 ) -> None:
     """Estimate depth, an all-in-focus image and confidence from the focal stack in STACK_DIR."""
     try:
+        _check_not_input(out, stack_dir)
         check_output_dir(out, overwrite=overwrite)
         config = ClassicalConfig(focus_measure=method.value, window=window, peak_fit=peak_fit.value,
                                  fusion=fusion.value, refine=refine.value, refine_radius=refine_radius)
@@ -102,6 +103,13 @@ def depth(
                    f"{result.timings['total']:.2f} s", err=True)
 
 
+def _check_not_input(out: Path, stack_dir: Path) -> None:
+    """Refuse an output folder that is the input folder or contains it (--overwrite would delete it)."""
+    out_abs, input_abs = out.resolve(), stack_dir.resolve()
+    if out_abs == input_abs or out_abs in input_abs.parents:
+        raise InputError(f"the output folder {out} would replace the input folder {stack_dir}; choose another -o")
+
+
 def _open_stack(stack_dir, focus_positions, unit, scale, max_megapixels):
     positions = _parse_positions(focus_positions) if focus_positions is not None else None
     with warnings.catch_warnings(record=True) as caught:
@@ -115,7 +123,7 @@ def _open_stack(stack_dir, focus_positions, unit, scale, max_megapixels):
 
 def _parse_positions(text: str) -> list[float]:
     try:
-        return [float(part) for part in text.replace(" ", "").split(",") if part]
+        return [float(part) for part in text.replace(" ", "").split(",")]
     except ValueError:
         raise InputError(f"--focus-positions must be comma-separated numbers, got {text!r}") from None
 
@@ -160,11 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``focalstack`` console script; returns the exit status."""
     try:
         app(args=argv, prog_name="focalstack", standalone_mode=True)
-    except SystemExit as exc:
+    except SystemExit as exc:  # typer exits 130 on Ctrl-C
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        return 130
     return 0
 
 

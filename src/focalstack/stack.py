@@ -98,6 +98,8 @@ class FocalStack:
         if isinstance(images, np.ndarray) or not isinstance(images, Sequence):
             raise InputError("images must be an N x H x W [x C] array or a sequence of H x W [x C] arrays")
         names = list(names) if names is not None else [f"slice {i}" for i in range(len(images))]
+        if len(names) != len(images):
+            raise InputError(f"got {len(names)} names for {len(images)} slices")
         self.bit_depth = max((_bit_depth(np.asarray(img).dtype) for img in images), default=8)
         slices = [to_float_image(img, name=name) for img, name in zip(images, names)]
         shapes = [s.shape for s in slices]

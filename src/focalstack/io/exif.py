@@ -6,11 +6,15 @@ formats (CR2, NEF, ARW, DNG) as well as JPEG and TIFF.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import exifread
+
+# exifread logs at WARNING for every file without EXIF (any PNG); that is not a problem here.
+logging.getLogger("exifread").setLevel(logging.ERROR)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ from ..pixels import to_float_image
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 _TIFF_SUFFIXES = (".tif", ".tiff")
+_GREY_MODES = ("1", "L", "I", "F", "I;16", "I;16L", "I;16B", "I;16N")
+_EXIF_ORIENTATION = 0x0112
 
 
 class ImageHeader(NamedTuple):
@@ -43,16 +45,20 @@ def image_header(path: str | Path) -> ImageHeader:
         header = _tiff_header(path)
         if header is not None:
             return header
+    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # our own size limit decides, not Pillow's
     try:
         with Image.open(path) as im:
             width, height = im.size
-            bands = len(im.getbands())
-            bit_depth = 16 if im.mode.startswith("I;16") else 8
-            if im.format == "PNG":
-                bit_depth = _png_bit_depth(path)
-    except (OSError, Image.DecompressionBombError, ValueError) as exc:
+            if im.format == "JPEG" and im.getexif().get(_EXIF_ORIENTATION, 1) in (5, 6, 7, 8):
+                # OpenCV applies the EXIF orientation of JPEGs: these turn by 90 degrees
+                width, height = height, width
+            channels = 1 if im.mode in _GREY_MODES else 3  # palette and grey+alpha decode as colour
+            bit_depth = _png_bit_depth(path) if im.format == "PNG" else 16 if im.mode.startswith("I;16") else 8
+    except (OSError, ValueError) as exc:
         raise InputError(f"cannot read image {path}: {_reason(exc)}") from None
-    return ImageHeader(height, width, 1 if bands in (1, 2) else 3, bit_depth)
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+    return ImageHeader(height, width, channels, bit_depth)
 
 
 def _png_bit_depth(path: Path) -> int:
@@ -92,9 +98,11 @@ def read_image(path: str | Path) -> np.ndarray:
 def read_image_native(path: str | Path) -> np.ndarray:
     """Decode an image file in its own pixel type (uint8, uint16 or float), RGB channel order."""
     image = _decode(Path(path))
-    if image.ndim == 3 and image.shape[2] >= 3:
+    if image.ndim == 3 and image.shape[2] in (3, 4):
         code = cv2.COLOR_BGRA2RGB if image.shape[2] == 4 else cv2.COLOR_BGR2RGB
         image = cv2.cvtColor(image, code)
+    elif image.ndim != 2 and not (image.ndim == 3 and image.shape[2] == 1):
+        raise InputError(f"cannot read image {path}: unsupported layout {image.shape}")
     return image
 
 
@@ -120,6 +128,8 @@ def _decode_tiff(path: Path) -> np.ndarray | None:
         image = tifffile.imread(path)
     except Exception:  # noqa: BLE001 - let OpenCV try and report
         return None
+    if image.ndim == 3 and image.shape[0] in (3, 4) and image.shape[2] not in (1, 3, 4):
+        image = np.moveaxis(image, 0, -1)  # planar storage
     if image.ndim == 3 and image.shape[2] >= 3:
         image = np.ascontiguousarray(image[..., [2, 1, 0] + list(range(3, image.shape[2]))])
     return image
