@@ -406,9 +406,19 @@ def test_output_is_a_file(stack_dir, outdir):
     assert outdir.read_text() == "a file"
 
 
-def test_output_parent_missing(stack_dir, outdir):
-    target = outdir.parent / "missing" / "out"
-    assert_refused(invoke("depth", stack_dir, "-o", target), outdir, "parent folder")
+def test_missing_output_parents_are_created(stack_dir, outdir):
+    target = outdir.parent / "missing" / "deeper" / "out"
+    result = invoke("depth", stack_dir, "-o", target, "-q")
+    assert result.exit_code == 0, result.output
+    assert (target / "depth.npy").is_file()
+
+
+def test_output_under_a_file_is_refused(stack_dir, outdir):
+    blocker = outdir.parent / "file.txt"
+    blocker.write_text("mine")
+    result = invoke("depth", stack_dir, "-o", blocker / "out")
+    assert result.exit_code == 2 and "is a file" in result.stderr
+    assert blocker.read_text() == "mine"
 
 
 def test_output_may_not_replace_the_input(stack_dir):
@@ -466,3 +476,18 @@ def test_subprocess_bad_input_exit_2_one_line(tmp_path, case):
     assert ("does not exist" if case == "missing-folder" else "duplicate") in lines[0]
     assert proc.stdout == ""
     assert list(parent.iterdir()) == []
+
+
+def test_focus_positions_from_a_file(tmp_path, synth, outdir):
+    folder, metres = write_stack(tmp_path / "s", synth, sidecar=None)
+    listing = tmp_path / "focus.txt"
+    listing.write_text("\n".join(str(m) for m in metres) + "\n")
+    result = invoke("depth", folder, "-o", outdir, "-f", f"@{listing}", "-u", "m", "-q")
+    assert result.exit_code == 0, result.output
+    summary = json.loads((outdir / "result.json").read_text())
+    assert summary["unit"] == "m" and sorted(summary["focus_positions"]) == sorted(metres)
+
+
+def test_focus_positions_file_missing(stack_dir, outdir):
+    assert_refused(invoke("depth", stack_dir, "-o", outdir, "-f", "@/no/such/file.txt", "-u", "m"), outdir,
+                   "cannot read focus positions")

@@ -63,9 +63,9 @@ def depth(
     method: FocusMeasure = typer.Option("sml", "--method", "-m",
                                help="Focus measure: sum-modified-Laplacian, Tenengrad, local variance or ring "
                                "difference filter."),
-    focus_positions: str = typer.Option(None, "--focus-positions", "-f", metavar="P1,P2,...",
+    focus_positions: str = typer.Option(None, "--focus-positions", "-f", metavar="P1,P2,...|@FILE",
                                         help="One focus position per slice, in file order (overrides stack.json "
-                                        "and EXIF). Needs --unit."),
+                                        "and EXIF), or @FILE to read them from a text file. Needs --unit."),
     unit: Unit = typer.Option(None, "--unit", "-u",
                              help="Unit of --focus-positions; depth comes back in it. 'index' alone ignores all "
                              "focus information."),
@@ -122,8 +122,17 @@ def _open_stack(stack_dir, focus_positions, unit, scale, max_megapixels):
 
 
 def _parse_positions(text: str) -> list[float]:
+    """``P1,P2,...`` or ``@FILE`` (numbers separated by commas, spaces or new lines)."""
+    if text.startswith("@"):
+        try:
+            text = Path(text[1:]).read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read focus positions from {text[1:]}: {exc.strerror or exc}") from None
+        parts = text.replace(",", " ").split()
+    else:
+        parts = text.replace(" ", "").split(",")
     try:
-        return [float(part) for part in text.replace(" ", "").split(",")]
+        return [float(part) for part in parts]
     except ValueError:
         raise InputError(f"--focus-positions must be comma-separated numbers, got {text!r}") from None
 

@@ -23,8 +23,9 @@ def check_output_dir(path: str | Path, *, overwrite: bool = False) -> Path:
         raise InputError(f"{path} exists and is not a folder")
     if path.exists() and not overwrite:
         raise InputError(f"{path} already exists; pass --overwrite to replace it")
-    if not path.parent.exists():
-        raise InputError(f"the parent folder of {path} does not exist")
+    blocking = next((p for p in path.parents if p.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        raise InputError(f"cannot create {path}: {blocking} is a file")
     return path
 
 
@@ -32,11 +33,14 @@ def check_output_dir(path: str | Path, *, overwrite: bool = False) -> Path:
 def atomic_directory(path: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary folder that replaces ``path`` when the block succeeds.
 
+    Missing parent folders are created (like ``mkdir -p``).
+
     Example:
         >>> with atomic_directory(tmp_path / "out") as tmp:    # doctest: +SKIP
         ...     (tmp / "depth.npy").write_bytes(b"...")
     """
     path = check_output_dir(path, overwrite=overwrite)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     try:
         yield tmp
