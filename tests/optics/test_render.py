@@ -1,0 +1,182 @@
+"""Known-answer tests of the differentiable defocus renderers."""
+
+import numpy as np
+import pytest
+import torch
+
+from focalstack.optics import thin_lens as tl
+from focalstack.optics.render import (
+    DefocusRenderer,
+    LayeredDefocusRenderer,
+    render_defocus,
+    render_defocus_layered,
+    render_focal_stack,
+)
+
+LENS = dict(focal_length_mm=4.4, f_number=1.8, pixel_pitch_um=1.4)  # a phone main camera
+
+
+def _texture(h, w, seed=0, channels=3):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(1, channels, h, w, generator=g, dtype=torch.float64)
+
+
+def _lsf_variance(rendered_row):
+    """Variance of the line-spread function (derivative of the edge-spread function)."""
+    lsf = np.diff(rendered_row)
+    x = np.arange(lsf.size)
+    mean = (lsf * x).sum() / lsf.sum()
+    return float((lsf * (x - mean) ** 2).sum() / lsf.sum())
+
+
+@pytest.mark.parametrize("method", ["per_pixel", "layered"])
+@pytest.mark.parametrize("psf", ["gaussian", "disc"])
+@pytest.mark.parametrize("depth", [0.35, 0.5, 2.5, 5.0])
+def test_edge_spread_matches_thin_lens_coc(method, psf, depth):
+    """A vertical step edge on a plane at `depth`, focused at 1 m: the LSF variance is the PSF's."""
+    h, w = 16, 96
+    aif = torch.zeros(1, 1, h, w, dtype=torch.float64)
+    aif[..., w // 2 :] = 1.0
+    depth_map = torch.full((1, 1, h, w), depth, dtype=torch.float64)
+    out = render_focal_stack(aif, depth_map, torch.tensor([1.0]), method=method, psf=psf, **LENS)
+    radius = tl.coc_radius_px(depth, focus_distance_m=1.0, **LENS)
+    expected = (0.5 * radius) ** 2 + 1 / 12 if psf == "gaussian" else radius**2 / 4 + 1 / 12
+    measured = _lsf_variance(out[0, 0, 0, h // 2].numpy())
+    assert 2 < radius < 8  # the cases span small to large blur
+    assert measured == pytest.approx(expected, rel=0.08)
+
+
+@pytest.mark.parametrize("method", ["per_pixel", "layered"])
+def test_region_at_the_focus_distance_equals_the_all_in_focus_image(method):
+    aif = _texture(32, 48)
+    depth = torch.full((1, 1, 32, 48), 0.7, dtype=torch.float64)
+    depth[..., :, 24:] = 2.0  # right half far and blurred
+    out = render_focal_stack(aif, depth, torch.tensor([0.7, 2.0]), method=method, **LENS)
+    assert torch.allclose(out[0, 0, :, :, :16], aif[0, :, :, :16], atol=1e-9 if method == "layered" else 1e-6)
+    assert torch.allclose(out[0, 1, :, :, 32:], aif[0, :, :, 32:], atol=1e-9 if method == "layered" else 1e-6)
+    assert (out[0, 0, :, :, 32:] - aif[0, :, :, 32:]).abs().mean() > 0.05  # and the rest is blurred
+
+
+def test_per_pixel_renderer_conserves_energy():
+    """Scatter: every pixel's light is spread, none created or lost (no light near the borders)."""
+    h, w = 64, 64
+    aif = torch.zeros(1, 3, h, w, dtype=torch.float64)
+    aif[..., 16:48, 16:48] = _texture(32, 32, seed=3)
+    yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    depth = (0.6 + 0.8 * xx / w + 0.1 * torch.sin(yy / 5.0)).to(torch.float64)[None, None]
+    out = render_focal_stack(aif, depth, torch.tensor([0.5, 1.0, 1.5]), method="per_pixel", psf="disc", **LENS)
+    radius = tl.coc_radius_px(depth, focus_distance_m=1.5, **LENS)
+    assert 3 < radius.max() < 14  # real blur, and light stays inside the 16-pixel margin
+    for n in range(3):
+        assert out[0, n].sum().item() == pytest.approx(aif.sum().item(), rel=1e-9)
+
+
+def test_layered_renderer_conserves_mean_on_smooth_depth():
+    aif = _texture(48, 48, seed=5)
+    yy, xx = torch.meshgrid(torch.arange(48), torch.arange(48), indexing="ij")
+    depth = (0.5 + xx / 48.0).to(torch.float64)[None, None]
+    out = render_focal_stack(aif, depth, torch.tensor([0.5, 1.5]), method="layered", **LENS)
+    inner = (slice(None), slice(12, -12), slice(12, -12))
+    for n in range(2):
+        assert out[0, n][inner].mean().item() == pytest.approx(aif[0][inner].mean().item(), abs=0.01)
+
+
+def _occlusion_scene():
+    """Left: dark uniform foreground at 0.5 m. Right: bright textured background at 3 m."""
+    h, w = 24, 64
+    aif = torch.full((1, 3, h, w), 0.1, dtype=torch.float64)
+    aif[..., 32:] = 0.5 + 0.5 * _texture(h, 32, seed=7)
+    depth = torch.full((1, 1, h, w), 0.5, dtype=torch.float64)
+    depth[..., 32:] = 3.0
+    return aif, depth
+
+
+def test_layered_blurred_background_does_not_bleed_over_a_sharp_foreground_edge():
+    aif, depth = _occlusion_scene()
+    focus = torch.tensor([0.5])  # foreground sharp, background radius ~6 px
+    layered = render_focal_stack(aif, depth, focus, method="layered", **LENS)[0, 0]
+    per_pixel = render_focal_stack(aif, depth, focus, method="per_pixel", **LENS)[0, 0]
+    band = (slice(None), slice(None), slice(28, 32))  # C, H, W: the 4 foreground columns next to the edge
+    assert (layered[band] - 0.1).abs().max() < 1e-6  # exactly the foreground
+    assert (per_pixel[band] - 0.1).abs().max() > 0.1  # the naive scatter bleeds (what the layers prevent)
+
+
+def test_layered_no_sharp_background_through_a_blurred_foreground():
+    aif, depth = _occlusion_scene()
+    focus = torch.tensor([3.0])  # background sharp, foreground blurred
+    out = render_focal_stack(aif, depth, focus, method="layered", **LENS)[0, 0]
+    fg_radius = tl.coc_radius_px(0.5, focus_distance_m=3.0, **LENS)
+    assert fg_radius > 4
+    # inside the foreground, light comes only from the (uniform) foreground: no background texture
+    inside = out[:, 4:-4, 32 - int(fg_radius) : 30]
+    assert (inside - 0.1).abs().max() < 1e-6
+    # far into the background it is the sharp background
+    assert torch.allclose(out[:, :, 32 + int(3 * 0.5 * fg_radius) + 2 :],
+                          aif[0, :, :, 32 + int(3 * 0.5 * fg_radius) + 2 :], atol=1e-6)
+
+
+def test_gradcheck_per_pixel_gaussian_and_disc():
+    torch.manual_seed(0)
+    aif = torch.rand(1, 2, 7, 7, dtype=torch.float64, requires_grad=True)
+    radius = (0.3 + 1.5 * torch.rand(1, 2, 7, 7, dtype=torch.float64)).requires_grad_()
+    for psf in ("gaussian", "disc"):
+        assert torch.autograd.gradcheck(lambda a, r: render_defocus(a, r, psf=psf), (aif, radius), eps=1e-6,
+                                        atol=1e-5)
+
+
+def test_gradcheck_depth_through_the_thin_lens():
+    torch.manual_seed(1)
+    aif = torch.rand(1, 1, 6, 6, dtype=torch.float64, requires_grad=True)
+    depth = (0.5 + torch.rand(1, 1, 6, 6, dtype=torch.float64)).requires_grad_()
+    focus = torch.tensor([0.45, 1.7], dtype=torch.float64)  # no pixel exactly in focus (|d - F| kink)
+
+    def per_pixel(a, d):
+        return render_focal_stack(a, d, focus, method="per_pixel", **LENS)
+
+    def layered(a, d):
+        return render_defocus_layered(a, d, focus[None], num_layers=5, inverse_depth_range=(0.4, 2.2), **LENS)
+
+    assert torch.autograd.gradcheck(per_pixel, (aif, depth), eps=1e-7, atol=1e-5)
+    assert torch.autograd.gradcheck(layered, (aif, depth), eps=1e-7, atol=1e-5)
+
+
+def test_gradients_reach_depth_and_aif_in_float32():
+    aif = torch.rand(2, 3, 16, 16, requires_grad=True)
+    depth = (0.4 + torch.rand(2, 1, 16, 16)).requires_grad_()
+    for module in (DefocusRenderer(), LayeredDefocusRenderer(psf="disc", num_layers=8)):
+        out = module(aif, depth, torch.tensor([[0.5, 1.0], [0.7, 2.0]]), **LENS)
+        out.square().mean().backward()
+        assert aif.grad.abs().sum() > 0 and depth.grad.abs().sum() > 0
+        aif.grad = depth.grad = None
+
+
+def test_per_batch_cameras():
+    aif = _texture(16, 16).float().repeat(2, 1, 1, 1)
+    depth = torch.full((2, 1, 16, 16), 2.0)
+    out = render_focal_stack(aif, depth, torch.tensor([1.0]), focal_length_mm=torch.tensor([4.4, 4.4]),
+                             f_number=torch.tensor([1.8, 16.0]), pixel_pitch_um=1.4)
+    blur = (out[:, 0] - aif).abs().mean(dim=(1, 2, 3))
+    assert blur[0] > 3 * blur[1]  # f/1.8 blurs far more than f/16
+
+
+def test_custom_psf_shape():
+    hexagon = np.zeros((9, 9))
+    yy, xx = np.indices((9, 9)) - 4
+    hexagon[(np.abs(xx) <= 4) & (np.abs(yy) + np.abs(xx) / 2 <= 4)] = 1
+    aif = _texture(24, 24).float()
+    out = render_focal_stack(aif, torch.full((1, 1, 24, 24), 2.0), torch.tensor([1.0]), psf=hexagon, **LENS)
+    assert out.shape == (1, 1, 3, 24, 24) and torch.isfinite(out).all()
+    assert (out[0, 0] - aif[0]).abs().mean() > 0.02
+
+
+def test_bad_inputs():
+    aif = torch.rand(1, 3, 8, 8)
+    with pytest.raises(ValueError):
+        render_focal_stack(aif, torch.full((1, 1, 8, 9), 1.0), torch.tensor([1.0]), **LENS)
+    with pytest.raises(ValueError):
+        render_focal_stack(aif, torch.full((1, 1, 8, 8), -1.0), torch.tensor([1.0]), **LENS)
+    with pytest.raises(ValueError):
+        render_focal_stack(aif, torch.full((1, 1, 8, 8), 1.0), torch.tensor([1.0]), method="raytrace", **LENS)
+    with pytest.raises(ValueError):
+        render_focal_stack(aif, torch.full((1, 1, 8, 8), 1.0), torch.tensor([1.0]), focal_length_mm=-1,
+                           f_number=2, pixel_pitch_um=1)
