@@ -157,7 +157,9 @@ def render_defocus_layered(aif: Tensor, depth_m: Tensor, focus_distances_m: Tens
     size_list = sizes.cpu().double().numpy().reshape(-1)
     extent = max(kernel_extent_px(psf, s) for s in size_list)
     kernels = [psf_kernel(psf, float(s), kernel_radius_px=extent) for s in size_list]
-    blurred = _grouped_blur(layers.reshape(1, -1, h, w), kernels, repeats=(1, c + 1), psf=psf)
+    # zero padding is exact here: colour and alpha lose the same light at the border and the
+    # normalisation by the accumulated alpha cancels it (and it avoids copying a padded tensor)
+    blurred = _grouped_blur(layers.reshape(1, -1, h, w), kernels, repeats=(1, c + 1), psf=psf, zero_pad=True)
     blurred = blurred.reshape(b, n, num_layers, c + 1, h, w)
     return _composite_near_to_far(blurred[:, :, :, :c], blurred[:, :, :, c:])
 
@@ -217,7 +219,8 @@ def _extent(psf, levels: list[float], used: list[int]) -> int:
     return max(kernel_extent_px(psf, levels[i]) for i in used)
 
 
-def _grouped_blur(x: Tensor, kernels: list[np.ndarray], *, repeats: tuple[int, int], psf) -> Tensor:
+def _grouped_blur(x: Tensor, kernels: list[np.ndarray], *, repeats: tuple[int, int], psf,
+                  zero_pad: bool = False) -> Tensor:
     """Blur channel groups of x (B x G*K*R x H x W, ordered (G, K, R)) with the K kernels.
 
     ``repeats = (G, R)``: each kernel applies to R consecutive channels, and the (K, R) block
@@ -226,15 +229,17 @@ def _grouped_blur(x: Tensor, kernels: list[np.ndarray], *, repeats: tuple[int, i
     outer, inner = repeats
     k = torch.from_numpy(np.stack(kernels)).to(dtype=x.dtype, device=x.device)  # K, S, S
     radius = k.shape[-1] // 2
-    x = _pad(x, radius)
+    pad = radius if zero_pad else 0
+    if not zero_pad:
+        x = _pad(x, radius)
     groups = x.shape[1]
     if isinstance(psf, str) and psf == "gaussian":
         rows = k.sum(dim=2)  # separable: the 1-D factor is the row sum of the outer product
         bank = rows[None, :, None].expand(outer, -1, inner, -1).reshape(groups, 1, 1, -1)
-        x = F.conv2d(x, bank, groups=groups)
-        return F.conv2d(x, bank.transpose(2, 3), groups=groups)
+        x = F.conv2d(x, bank, groups=groups, padding=(0, pad))
+        return F.conv2d(x, bank.transpose(2, 3), groups=groups, padding=(pad, 0))
     bank = k[None, :, None].expand(outer, -1, inner, -1, -1).reshape(groups, 1, *k.shape[-2:])
-    return F.conv2d(x, bank.flip(-1, -2), groups=groups)  # flip: conv2d correlates, a PSF scatters
+    return F.conv2d(x, bank.flip(-1, -2), groups=groups, padding=pad)  # flip: conv2d correlates, a PSF scatters
 
 
 def _pad(x: Tensor, radius: int) -> Tensor:
