@@ -103,6 +103,51 @@ def depth(
                    f"{result.timings['total']:.2f} s", err=True)
 
 
+@app.command()
+def simulate(
+    out: Path = typer.Option(..., "-o", "--out", help="Dataset folder (created; an unfinished one is resumed)."),
+    profile: str = typer.Option("phone", help="Camera profile: phone, dslr_macro or microscope."),
+    num: int = typer.Option(100, help="Number of stacks."),
+    size: int = typer.Option(256, help="Side in pixels of the (square) procedural scenes."),
+    slices: int = typer.Option(5, help="Slices per stack, uniform in diopters over the profile's focus range."),
+    seed: int = typer.Option(0, help="Master seed: stack i is made from (seed, i), whatever the workers."),
+    workers: int = typer.Option(1, help="Parallel worker processes."),
+    scene: list[str] = typer.Option(["procedural"], help="'procedural' or an RGB-D folder (Middlebury 2003 or "
+                                    "Tsukuba layout); repeat to cycle through several."),
+    renderer: str = typer.Option("layered", help="layered (occlusion-aware) or per_pixel."),
+    psf: str = typer.Option("disc", help="disc or gaussian."),
+    ideal: bool = typer.Option(False, "--ideal", help="No camera imperfections at all."),
+    no_breathing: bool = typer.Option(False, "--no-breathing", help="No focal breathing."),
+    no_focus_error: bool = typer.Option(False, "--no-focus-error", help="No focus-distance / FoV error."),
+    no_principal_point: bool = typer.Option(False, "--no-principal-point", help="No principal-point jitter."),
+    no_noise: bool = typer.Option(False, "--no-noise", help="No shot or read noise."),
+    no_vignetting: bool = typer.Option(False, "--no-vignetting", help="No vignetting."),
+    no_jpeg: bool = typer.Option(False, "--no-jpeg", help="No JPEG compression."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
+) -> None:
+    """Simulate a dataset of focal stacks with ground-truth depth, all-in-focus images and warps."""
+    from .simulate.camera import CameraEffects
+    from .simulate.dataset import SimulationConfig, write_dataset
+
+    try:
+        effects = CameraEffects.none() if ideal else CameraEffects(
+            focal_breathing=not no_breathing, focus_error=not no_focus_error, principal_point=not no_principal_point,
+            noise=not no_noise, vignetting=not no_vignetting, jpeg=not no_jpeg)
+        config = SimulationConfig(profile=profile, num=num, size=size, slices=slices, seed=seed, effects=effects,
+                                  renderer=renderer, psf=psf, scenes=tuple(scene))
+        for source in config.scenes:
+            if source != "procedural" and not Path(source).is_dir():
+                raise InputError(f"scene source {source} is neither 'procedural' nor a folder")
+        start = time.perf_counter()
+        with _LazyProgress(disabled=quiet, label="stacks") as progress:
+            made = write_dataset(config, out, workers=workers, progress=progress)
+    except (InputError, OSError) as exc:
+        _fail(exc)
+    if not quiet:
+        typer.echo(f"wrote {made} stacks to {out} ({num - made} already there), {time.perf_counter() - start:.1f} s",
+                   err=True)
+
+
 def _check_not_input(out: Path, stack_dir: Path) -> None:
     """Refuse an output folder that is the input folder or contains it (--overwrite would delete it)."""
     out_abs, input_abs = out.resolve(), stack_dir.resolve()
@@ -146,8 +191,8 @@ def _fail(exc: BaseException) -> None:
 class _LazyProgress:
     """A rich progress bar that only appears once a run has taken more than a second."""
 
-    def __init__(self, *, disabled: bool = False, delay_s: float = 1.0) -> None:
-        self.disabled, self.delay_s = disabled, delay_s
+    def __init__(self, *, disabled: bool = False, delay_s: float = 1.0, label: str = "slices") -> None:
+        self.disabled, self.delay_s, self.label = disabled, delay_s, label
         self._start = time.perf_counter()
         self._bar = self._task = None
 
@@ -161,7 +206,7 @@ class _LazyProgress:
             self._bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                                  TimeRemainingColumn(), console=Console(stderr=True), transient=True)
             self._bar.start()
-            self._task = self._bar.add_task("slices", total=total)
+            self._task = self._bar.add_task(self.label, total=total)
         if self._bar is not None:
             self._bar.update(self._task, completed=done)
 

@@ -9,22 +9,27 @@ def _axis_variance(kernel):
     return float((kernel.sum(axis=0) * x**2).sum())
 
 
-@pytest.mark.parametrize("sigma", [0.5, 1.0, 2.5])
+@pytest.mark.parametrize("sigma", [1.0, 2.5, 4.0])
 def test_gaussian_is_normalised_with_the_right_variance(sigma):
     k = gaussian_psf(sigma)
     assert k.sum() == pytest.approx(1) and k.min() >= 0
-    assert _axis_variance(k) == pytest.approx(sigma**2 + 1 / 12, rel=0.03)  # pixel-integrated
+    assert _axis_variance(k) == pytest.approx(sigma**2 + 1 / 6, rel=0.03)  # + the tent's 1/6
 
 
 @pytest.mark.parametrize("radius", [2.0, 3.5, 6.0])
 def test_disc_has_the_area_and_variance_of_a_disc(radius):
     k = disc_psf(radius)
     assert k.sum() == pytest.approx(1)
-    # continuous disc: variance R^2 / 4 per axis, plus 1/12 for the pixel box
-    assert _axis_variance(k) == pytest.approx(radius**2 / 4 + 1 / 12, rel=0.03)
-    # support: nothing beyond the radius + half a pixel diagonal
+    # continuous disc: variance R^2 / 4 per axis, plus 1/6 for the tent of linear interpolation
+    assert _axis_variance(k) == pytest.approx(radius**2 / 4 + 1 / 6, rel=0.03)
+    # support: nothing beyond the radius + one pixel (the tent) in either axis
     yy, xx = np.indices(k.shape) - k.shape[0] // 2
-    assert k[np.hypot(yy, xx) > radius + 0.75].sum() == 0
+    assert k[np.hypot(np.maximum(np.abs(yy) - 1, 0), np.maximum(np.abs(xx) - 1, 0)) > radius].sum() == 0
+
+
+def test_sub_pixel_blur_grows_smoothly_from_a_single_pixel():
+    centre = [disc_psf(r)[disc_psf(r).shape[0] // 2, disc_psf(r).shape[0] // 2] for r in (0.0, 0.2, 0.4, 0.6, 0.8)]
+    assert centre[0] == 1 and all(a > b for a, b in zip(centre, centre[1:]))
 
 
 def test_zero_size_kernels_are_a_single_pixel():

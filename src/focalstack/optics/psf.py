@@ -3,15 +3,18 @@
 A defocus PSF is parametrised by the circle-of-confusion radius R in pixels
 (:func:`focalstack.optics.thin_lens.coc_radius_px`):
 
-- ``"disc"``: the geometric-optics PSF, a uniform disc of radius R, anti-aliased by exact-ish
-  pixel coverage (supersampled); per-axis standard deviation R / 2.
+- ``"disc"``: the geometric-optics PSF, a uniform disc of radius R; per-axis standard
+  deviation R / 2.
 - ``"gaussian"``: the smooth stand-in used by ``003_c13972046b5f2f80.txt``, with standard
   deviation ``sigma = sigma_per_radius * R``. The default 0.5 gives the Gaussian the same
   second moment as the disc of radius R; ``sigma_per_radius=1`` is the choice sigma = R.
 - a 2-D array: the shape of the PSF (e.g. a measured hexagonal aperture), given at its own
   half-width; it is resampled to each radius.
 
-All kernels are odd-sized, non-negative and sum to 1.
+All kernels are odd-sized, non-negative and sum to 1. They are discretised for images whose
+pixels are linearly interpolated (the PSF is splatted onto the pixel grid with tent weights), so
+a zero-size PSF is exactly one pixel and sub-pixel blur grows smoothly with the radius instead
+of vanishing below half a pixel.
 """
 
 from __future__ import annotations
@@ -27,38 +30,28 @@ DEFAULT_SIGMA_PER_RADIUS = 0.5
 
 
 def gaussian_psf(sigma_px: float, *, radius_px: int | None = None) -> np.ndarray:
-    """Normalised 2-D Gaussian kernel, (2r+1) x (2r+1) float64, r = ceil(3 sigma) by default.
+    """Normalised 2-D Gaussian PSF kernel, (2r+1) x (2r+1) float64, r = ceil(3 sigma) + 1 by default.
 
-    Each pixel holds the Gaussian's integral over its area (not a point sample), like the disc's
-    pixel coverage, so the per-axis variance is sigma^2 + 1/12 for sigma >~ 0.5 and the kernel
-    tends to a single pixel as sigma goes to 0.
+    Discretised like every kernel here (see :func:`_splat`): per-axis variance sigma^2 + 1/6
+    for sigma >~ 1, exactly one pixel at sigma = 0, and smooth in between.
 
     Example:
         >>> k = gaussian_psf(1.0); k.shape, round(float(k.sum()), 6)
-        ((7, 7), 1.0)
+        ((9, 9), 1.0)
     """
     if sigma_px < 0:
         raise ValueError(f"sigma_px must be >= 0, got {sigma_px}")
-    r = int(math.ceil(3 * sigma_px)) if radius_px is None else int(radius_px)
-    g = _gaussian_1d(sigma_px, r)
-    return np.outer(g, g)
-
-
-def _gaussian_1d(sigma_px: float, radius: int) -> np.ndarray:
-    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    r = int(math.ceil(3 * sigma_px)) + 1 if radius_px is None else int(radius_px)
     if sigma_px < 1e-3:
-        return (x == 0).astype(np.float64)
-    edges = np.append(x - 0.5, radius + 0.5) / (sigma_px * math.sqrt(2))
-    cdf = np.array([math.erf(e) for e in edges])
-    g = np.diff(cdf)
-    return g / g.sum()
+        return _delta(r)
+    return _splat(lambda u2: np.exp(-0.5 * u2 / (sigma_px * sigma_px)), r)
 
 
-def disc_psf(radius_px: float, *, size_px: int | None = None, supersample: int = 9) -> np.ndarray:
-    """Normalised anti-aliased disc of radius ``radius_px``: each pixel weighs its covered area.
+def disc_psf(radius_px: float, *, size_px: int | None = None, supersample: int = 12) -> np.ndarray:
+    """Normalised disc PSF of radius ``radius_px`` (geometric defocus), anti-aliased.
 
-    Coverage is computed on a ``supersample`` x ``supersample`` grid inside every pixel.
-    A radius below half a pixel gives (nearly) a single pixel.
+    Discretised like every kernel here (see :func:`_splat`): per-axis variance R^2/4 + 1/6 for
+    R >~ 1, exactly one pixel at R = 0, and growing smoothly with R in between.
 
     Example:
         >>> k = disc_psf(2.0); k.shape, round(float(k.sum()), 6), bool(k[3, 3] == k.max())
@@ -66,14 +59,32 @@ def disc_psf(radius_px: float, *, size_px: int | None = None, supersample: int =
     """
     if radius_px < 0:
         raise ValueError(f"radius_px must be >= 0, got {radius_px}")
-    r = int(math.ceil(radius_px + 0.5)) if size_px is None else (size_px - 1) // 2
-    radius = max(radius_px, 0.5 / math.sqrt(math.pi))  # never smaller than a pixel's worth of area
-    offsets = (np.arange(supersample) + 0.5) / supersample - 0.5
-    axis = np.arange(-r, r + 1, dtype=np.float64)
-    fine = (axis[:, None] + offsets[None, :]).reshape(-1)
-    inside = (fine[:, None] ** 2 + fine[None, :] ** 2) <= radius * radius
-    coverage = inside.reshape(2 * r + 1, supersample, 2 * r + 1, supersample).mean(axis=(1, 3))
-    return coverage / coverage.sum()
+    r = int(math.ceil(radius_px)) + 1 if size_px is None else (size_px - 1) // 2
+    if radius_px < 0.5 / supersample:
+        return _delta(r)
+    return _splat(lambda u2: (u2 <= radius_px * radius_px).astype(np.float64), r, supersample=supersample)
+
+
+def _delta(r: int) -> np.ndarray:
+    out = np.zeros((2 * r + 1, 2 * r + 1))
+    out[r, r] = 1.0
+    return out
+
+
+def _splat(density, r: int, *, supersample: int = 12) -> np.ndarray:
+    """Discretise a continuous radial PSF for images whose pixels are linearly interpolated.
+
+    The PSF is sampled on a fine grid (``supersample`` points per pixel) and each sample is
+    splatted onto the pixel grid with bilinear (tent) weights: the exact kernel for a scene
+    that is the linear interpolation of its pixels, blurred, then sampled at pixel centres.
+    Separable as ``T^T W T`` with T the fine-to-pixel tent matrix.
+    """
+    fine = np.arange(-(r + 1) * supersample, (r + 1) * supersample + 1) / supersample
+    weights = density(fine[:, None] ** 2 + fine[None, :] ** 2)
+    centres = np.arange(-r, r + 1)
+    tent = np.clip(1.0 - np.abs(fine[:, None] - centres[None, :]), 0.0, None)  # fine x pixels
+    kernel = tent.T @ weights @ tent
+    return kernel / kernel.sum()
 
 
 def custom_psf(kernel: np.ndarray, radius_px: float, *, size_px: int | None = None) -> np.ndarray:
@@ -136,5 +147,5 @@ def _cached_kernel(psf: str, size: float, kernel_radius_px: int | None) -> np.nd
 def kernel_extent_px(psf, size: float) -> int:
     """Half-width in pixels that holds the PSF of the given size parameter."""
     if isinstance(psf, str) and psf == "gaussian":
-        return int(math.ceil(3 * size))
-    return int(math.ceil(size + 0.5)) + (0 if isinstance(psf, str) else 1)
+        return int(math.ceil(3 * size)) + 1
+    return int(math.ceil(size)) + 1

@@ -180,7 +180,7 @@ def _layer_planes(inverse: Tensor, num_layers: int) -> Tensor:
     """B x D inverse depths of the layer planes, near (large) to far (small), per scene."""
     lo = inverse.flatten(1).amin(dim=1)
     hi = inverse.flatten(1).amax(dim=1)
-    hi = torch.maximum(hi, lo + 1e-6)
+    hi = torch.maximum(hi, lo * 1.001 + 1e-6)  # a flat scene still gets distinct planes in float32
     steps = torch.linspace(0.0, 1.0, num_layers, dtype=inverse.dtype, device=inverse.device)
     return hi[:, None] - (hi - lo)[:, None] * steps[None, :]
 
