@@ -180,3 +180,16 @@ def test_bad_inputs():
     with pytest.raises(ValueError):
         render_focal_stack(aif, torch.full((1, 1, 8, 8), 1.0), torch.tensor([1.0]), focal_length_mm=-1,
                            f_number=2, pixel_pitch_um=1)
+
+
+@pytest.mark.parametrize("method", ["per_pixel", "layered"])
+@pytest.mark.parametrize("psf", ["gaussian", "disc"])
+def test_direct_and_fft_convolutions_agree(method, psf):
+    """float32 small kernels run as direct convolutions, float64 and large kernels through the FFT."""
+    aif = _texture(40, 40, seed=9)
+    yy, xx = torch.meshgrid(torch.arange(40), torch.arange(40), indexing="ij")
+    depth = (0.6 + 0.5 * xx / 40.0).to(torch.float64)[None, None]
+    focus = torch.tensor([0.7, 1.0])
+    fft = render_focal_stack(aif, depth, focus, method=method, psf=psf, **LENS)
+    direct = render_focal_stack(aif.float(), depth.float(), focus, method=method, psf=psf, **LENS)
+    assert torch.allclose(fft.float(), direct, atol=2e-5)

@@ -100,3 +100,53 @@ def test_middlebury_and_tsukuba_loaders(tmp_path):
     assert load_middlebury2003(mid).image.shape == (12, 16, 3)
     with pytest.raises(InputError):
         load_rgbd(tmp_path)
+
+
+def test_composite_depth_test_keeps_the_nearer_surface_whatever_the_order():
+    h, w = 10, 10
+    background = Layer(np.ones((h, w), bool), np.zeros((h, w, 3), np.float32), np.full((h, w), 0.5, np.float32))
+    near = Layer(np.ones((h, w), bool), np.full((h, w, 3), 0.9, np.float32), np.full((h, w), 2.0, np.float32))
+    tilted = np.tile(np.linspace(0.0, 3.0, w, dtype=np.float32), (h, 1))  # crosses both: behind left, in front right
+    slanted = Layer(np.ones((h, w), bool), np.full((h, w, 3), 0.3, np.float32), tilted)
+    image, inverse = composite_layers(background, [near, slanted])  # wrong order on purpose
+    np.testing.assert_array_equal(inverse, np.maximum(np.maximum(tilted, 2.0), 0.5))
+    assert image[0, 0, 0] == pytest.approx(0.9) and image[0, -1, 0] == pytest.approx(0.3)
+
+
+def test_procedural_scene_shows_the_nearest_covering_surface_everywhere(monkeypatch):
+    import focalstack.simulate.scenes as scenes
+
+    seen = []
+
+    def recording(background, layers):
+        seen.append((background, list(layers)))
+        return composite_layers(background, layers)
+
+    monkeypatch.setattr(scenes, "composite_layers", recording)
+    for seed in range(5):
+        scene = procedural_scene(np.random.default_rng(seed), size=(48, 48), num_shapes=(6, 6))
+        background, layers = seen[-1]
+        nearest = background.inverse_depth.copy()
+        for layer in layers:
+            nearest = np.where(layer.mask, np.maximum(nearest, layer.inverse_depth), nearest)
+        np.testing.assert_allclose(1 / scene.depth_m, nearest, rtol=1e-5)
+
+
+def test_tsukuba_palette_png_and_bad_depth_range(tmp_path):
+    from PIL import Image
+
+    tsu = tmp_path / "tsu"
+    tsu.mkdir()
+    cv2.imwrite(str(tsu / "left.png"), np.zeros((6, 8, 3), np.uint8))
+    truth = np.full((6, 8), 80, np.uint8)
+    truth[:, 4:] = 160
+    truth[0] = 0
+    palette = Image.fromarray(truth, mode="L").convert("P")  # identity grey palette, as the real file
+    palette.putpalette([v for g in range(256) for v in (g, g, g)])
+    palette.save(tsu / "groundtruth.png")
+    assert Image.open(tsu / "groundtruth.png").mode == "P"
+    scene = load_tsukuba(tsu, depth_range_m=(1.0, 2.0))
+    assert scene.depth_m[3, 6] == pytest.approx(1.0) and scene.depth_m[3, 1] == pytest.approx(2.0)
+    assert not scene.valid[0].any() and scene.valid[1:].all()
+    with pytest.raises(InputError):
+        load_tsukuba(tsu, depth_range_m=(2.0, 1.0))

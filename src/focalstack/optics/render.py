@@ -109,12 +109,17 @@ def render_defocus(aif: Tensor, radius_px: Tensor, *, psf="gaussian",
     size = radius_px.clamp_min(0) * (sigma_per_radius if isinstance(psf, str) and psf == "gaussian" else 1.0)
     levels = _levels(float(size.detach().max()), level_step_px)
     weights = _level_weights(size, torch.tensor(levels, dtype=aif.dtype, device=aif.device))  # B,N,L,H,W
-    used = (weights.detach().amax(dim=(0, 1, 3, 4)) > 0).nonzero().flatten().tolist()
-    weights = weights[:, :, used]
-    sources = weights.unsqueeze(3) * aif[:, None, None]  # B, N, L, C, H, W
-    kernels = [psf_kernel(psf, levels[i], kernel_radius_px=_extent(psf, levels, used)) for i in used]
-    out = _grouped_blur(sources.reshape(b, -1, h, w), kernels, repeats=(n, c), psf=psf)
-    return out.reshape(b, n, len(used), c, h, w).sum(dim=2)
+    used = (weights.detach().amax(dim=(0, 3, 4)) > 0).nonzero().tolist()  # (slice, level) pairs with light
+    extent = max(kernel_extent_px(psf, levels[lvl]) for _, lvl in used)
+    out = aif.new_zeros(b, n, c, h, w)
+    for chunk in _chunks(used, per_item=b * c * h * w):
+        slice_index = torch.tensor([k for k, _ in chunk], device=aif.device)
+        level_index = torch.tensor([lvl for _, lvl in chunk], device=aif.device)
+        sources = weights[:, slice_index, level_index].unsqueeze(2) * aif[:, None]  # B, P, C, H, W
+        kernels = [psf_kernel(psf, levels[lvl], kernel_radius_px=extent) for _, lvl in chunk]
+        blurred = _grouped_blur(sources.reshape(b, -1, h, w), kernels, repeats=(1, c), psf=psf)
+        out = out.index_add(1, slice_index, blurred.reshape(b, len(chunk), c, h, w))
+    return out
 
 
 def render_defocus_layered(aif: Tensor, depth_m: Tensor, focus_distances_m: Tensor, *, focal_length_mm,
@@ -153,27 +158,47 @@ def render_defocus_layered(aif: Tensor, depth_m: Tensor, focus_distances_m: Tens
                            **{k: v if isinstance(v, float) else v[..., 0] for k, v in lens.items()})  # B, N, D
     sizes = (radius * (sigma_per_radius if isinstance(psf, str) and psf == "gaussian" else 1.0)).detach()
     layers = torch.cat([alpha.unsqueeze(2) * aif[:, None], alpha.unsqueeze(2)], dim=2)  # B, D, C+1, H, W
-    layers = layers[:, None].expand(b, n, *layers.shape[1:])  # B, N, D, C+1, H, W
-    size_list = sizes.cpu().double().numpy().reshape(-1)
-    extent = max(kernel_extent_px(psf, s) for s in size_list)
-    kernels = [psf_kernel(psf, float(s), kernel_radius_px=extent) for s in size_list]
-    # zero padding is exact here: colour and alpha lose the same light at the border and the
-    # normalisation by the accumulated alpha cancels it (and it avoids copying a padded tensor)
-    blurred = _grouped_blur(layers.reshape(1, -1, h, w), kernels, repeats=(1, c + 1), psf=psf, zero_pad=True)
-    blurred = blurred.reshape(b, n, num_layers, c + 1, h, w)
-    return _composite_near_to_far(blurred[:, :, :, :c], blurred[:, :, :, c:])
+    size_list = sizes.cpu().double().numpy()  # B, N, D
+    extent = max(kernel_extent_px(psf, float(v)) for v in size_list.reshape(-1))
+    state = [_Composite() for _ in range(n)]
+    pairs = [(k, d) for k in range(n) for d in range(num_layers)]  # each slice's layers near to far
+    for chunk in _chunks(pairs, per_item=b * (c + 1) * h * w):
+        layer_index = torch.tensor([d for _, d in chunk], device=aif.device)
+        x = layers[:, layer_index].transpose(0, 1).reshape(1, -1, h, w)  # (P, B, C+1) channels
+        kernels = [psf_kernel(psf, float(size_list[i, k, d]), kernel_radius_px=extent) for k, d in chunk
+                   for i in range(b)]
+        # zero padding is exact here: colour and alpha lose the same light at the border and the
+        # normalisation by the accumulated alpha cancels it (and it avoids copying a padded tensor)
+        blurred = _grouped_blur(x, kernels, repeats=(1, c + 1), psf=psf, zero_pad=True)
+        blurred = blurred.reshape(len(chunk), b, c + 1, h, w)
+        for (k, _), layer in zip(chunk, blurred):
+            state[k].add(layer[:, :c], layer[:, c:])
+    return torch.stack([s.result() for s in state], dim=1)
 
 
-def _composite_near_to_far(colour: Tensor, alpha: Tensor) -> Tensor:
-    """sum_d T_d colour_d / sum_d T_d alpha_d with T_d = prod_{d' nearer} (1 - alpha_d')."""
-    transmittance = torch.ones_like(alpha[:, :, 0])
-    numerator = torch.zeros_like(colour[:, :, 0])
-    denominator = torch.zeros_like(alpha[:, :, 0])
-    for d in range(colour.shape[2]):
-        numerator = numerator + transmittance * colour[:, :, d]
-        denominator = denominator + transmittance * alpha[:, :, d]
-        transmittance = transmittance * (1.0 - alpha[:, :, d]).clamp_min(0.0)
-    return numerator / denominator.clamp_min(_EPS)
+class _Composite:
+    """Near-to-far compositing of blurred layers: sum T colour / sum T alpha, T = prod (1 - alpha nearer)."""
+
+    def __init__(self) -> None:
+        self.numerator = self.denominator = 0.0
+        self.transmittance = 1.0
+
+    def add(self, colour: Tensor, alpha: Tensor) -> None:
+        self.numerator = self.numerator + self.transmittance * colour
+        self.denominator = self.denominator + self.transmittance * alpha
+        self.transmittance = self.transmittance * (1.0 - alpha).clamp_min(0.0)
+
+    def result(self) -> Tensor:
+        return self.numerator / self.denominator.clamp_min(_EPS)
+
+
+_MAX_ELEMENTS = 1 << 25  # elements of one blurred chunk (128 MiB in float32)
+
+
+def _chunks(items: list, *, per_item: int) -> list[list]:
+    """Split work so that one chunk's tensor stays within :data:`_MAX_ELEMENTS`."""
+    size = max(1, _MAX_ELEMENTS // max(per_item, 1))
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def _layer_planes(inverse: Tensor, num_layers: int) -> Tensor:
@@ -215,31 +240,51 @@ def _level_weights(size: Tensor, levels: Tensor) -> Tensor:
     return weights.scatter_add(2, (index + 1).unsqueeze(2), t.unsqueeze(2))
 
 
-def _extent(psf, levels: list[float], used: list[int]) -> int:
-    return max(kernel_extent_px(psf, levels[i]) for i in used)
-
-
 def _grouped_blur(x: Tensor, kernels: list[np.ndarray], *, repeats: tuple[int, int], psf,
                   zero_pad: bool = False) -> Tensor:
     """Blur channel groups of x (B x G*K*R x H x W, ordered (G, K, R)) with the K kernels.
 
     ``repeats = (G, R)``: each kernel applies to R consecutive channels, and the (K, R) block
-    repeats G times. Gaussian kernels are applied as two 1-D passes.
+    repeats G times. Small Gaussian kernels run as two 1-D passes, small other kernels as a
+    grouped 2-D convolution, large ones through the FFT (cost independent of the kernel size).
     """
     outer, inner = repeats
     k = torch.from_numpy(np.stack(kernels)).to(dtype=x.dtype, device=x.device)  # K, S, S
     radius = k.shape[-1] // 2
+    separable = isinstance(psf, str) and psf == "gaussian"
+    x = x if zero_pad else _pad(x, radius)
     pad = radius if zero_pad else 0
-    if not zero_pad:
-        x = _pad(x, radius)
+    # float64 convolutions have no fast CPU kernels; the FFT path is fast in any precision
+    if radius > (_FFT_FROM_RADIUS_SEPARABLE if separable else _FFT_FROM_RADIUS) or x.dtype == torch.float64:
+        return _fft_blur(x, k, outer=outer, inner=inner, pad=pad, radius=radius)
     groups = x.shape[1]
-    if isinstance(psf, str) and psf == "gaussian":
+    if separable:
         rows = k.sum(dim=2)  # separable: the 1-D factor is the row sum of the outer product
         bank = rows[None, :, None].expand(outer, -1, inner, -1).reshape(groups, 1, 1, -1)
         x = F.conv2d(x, bank, groups=groups, padding=(0, pad))
         return F.conv2d(x, bank.transpose(2, 3), groups=groups, padding=(pad, 0))
     bank = k[None, :, None].expand(outer, -1, inner, -1, -1).reshape(groups, 1, *k.shape[-2:])
     return F.conv2d(x, bank.flip(-1, -2), groups=groups, padding=pad)  # flip: conv2d correlates, a PSF scatters
+
+
+_FFT_FROM_RADIUS = 3  # 2-D kernels wider than 7 x 7 go through the FFT
+_FFT_FROM_RADIUS_SEPARABLE = 8
+
+
+def _fft_blur(x: Tensor, k: Tensor, *, outer: int, inner: int, pad: int, radius: int) -> Tensor:
+    """Convolution (PSF scatter) by FFT; ``x`` already padded by ``radius`` unless ``pad``."""
+    if pad:
+        x = F.pad(x, (pad,) * 4)
+    b, groups, hp, wp = x.shape
+    size = (hp, wp)
+    spectrum = torch.fft.rfft2(x, s=size)
+    kernel = torch.zeros(k.shape[0], hp, wp, dtype=x.dtype, device=x.device)
+    kernel[:, : 2 * radius + 1, : 2 * radius + 1] = k
+    kernel = torch.roll(kernel, shifts=(-radius, -radius), dims=(1, 2))  # centre the kernel at (0, 0)
+    kernel_spectrum = torch.fft.rfft2(kernel)  # K, hp, wp/2+1
+    bank = kernel_spectrum[None, :, None].expand(outer, -1, inner, -1, -1).reshape(groups, *kernel_spectrum.shape[-2:])
+    out = torch.fft.irfft2(spectrum * bank, s=size)
+    return out[..., radius : hp - radius, radius : wp - radius]
 
 
 def _pad(x: Tensor, radius: int) -> Tensor:

@@ -62,7 +62,11 @@ class Layer:
 
 
 def composite_layers(background: Layer, layers: list[Layer]) -> tuple[np.ndarray, np.ndarray]:
-    """Paint layers over the background in the order given (far to near): nearer wins.
+    """Paint layers over the background in the order given (far to near) with a depth test.
+
+    A layer covers a pixel only where it is at least as near (inverse depth >=) as what is
+    there already, so a nearer surface always wins, also where slanted layers cross each
+    other or the background, and whatever order they come in.
 
     Returns:
         (image H x W x 3, inverse depth H x W).
@@ -70,8 +74,9 @@ def composite_layers(background: Layer, layers: list[Layer]) -> tuple[np.ndarray
     image = background.texture.copy()
     inverse = background.inverse_depth.copy()
     for layer in layers:
-        image[layer.mask] = layer.texture[layer.mask]
-        inverse[layer.mask] = layer.inverse_depth[layer.mask]
+        wins = layer.mask & (layer.inverse_depth >= inverse)
+        image[wins] = layer.texture[wins]
+        inverse[wins] = layer.inverse_depth[wins]
     return image, inverse
 
 
@@ -197,6 +202,8 @@ def scene_from_rgbd(
         if depth_range_m is None:
             raise InputError("disparity needs depth_range_m=(near, far) to become metric depth")
         near, far = depth_range_m
+        if not (np.isfinite([near, far]).all() and 0 < near < far):
+            raise InputError(f"depth_range_m must be (near, far) metres with 0 < near < far, got {depth_range_m}")
         d_lo, d_hi = values[measured].min(), values[measured].max()
         t = (values - d_lo) / max(d_hi - d_lo, 1e-12)
         inverse = np.where(measured, 1.0 / far + t * (1.0 / near - 1.0 / far), 0.0)

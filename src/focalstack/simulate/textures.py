@@ -150,8 +150,8 @@ def strokes_texture(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndar
     _draw_print(rng, coverage)
     _draw_scribbles(rng, coverage)
     alpha = coverage.astype(np.float32)[..., None] / np.float32(255.0)
-    grain = _fractal_noise(rng, shape, roughness=0.7)[..., None] - 0.5
-    image = paper * (1 - alpha) + ink * alpha + 0.15 * grain
+    grain = _fractal_noise(rng, shape, roughness=0.9)[..., None] - 0.5
+    image = paper * (1 - alpha) + ink * alpha + 0.25 * grain
     return _normalise(rng, image)
 
 
@@ -159,8 +159,9 @@ def natural_texture(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndar
     """A random crop of a natural image from :data:`NATURAL_SOURCES`.
 
     The crop is scaled (mostly down, so the patch stays sharp), flipped and turned by a
-    multiple of 90 degrees at random; grey sources get a random colour tint. Crops that are
-    mostly flat are re-drawn (up to a few times, then the most detailed one is kept).
+    multiple of 90 degrees at random; grey sources get a random colour tint. A crop with more
+    than 15 % flat 16 px blocks is re-drawn (source and window, up to 8 times, then the least
+    flat one is kept).
 
     Args:
         rng: random generator. shape: (height, width) in pixels, each >= 4.
@@ -173,11 +174,11 @@ def natural_texture(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndar
         (32, 32, 3)
     """
     shape = _check(rng, shape)
-    source = load_natural_source(NATURAL_SOURCES[rng.integers(len(NATURAL_SOURCES))])
     crops = []
     for _ in range(_NATURAL_TRIES):
+        source = load_natural_source(NATURAL_SOURCES[rng.integers(len(NATURAL_SOURCES))])
         crops.append(_random_crop(rng, source, shape))
-        if _flat_fraction(crops[-1]) < 0.2:
+        if _flat_fraction(crops[-1]) < 0.15:
             break
     patch = min(crops, key=_flat_fraction)
     if patch.ndim == 2:
@@ -262,7 +263,7 @@ def _load_matplotlib(item: str) -> np.ndarray:
 
 def _check(rng, shape) -> tuple[int, int]:
     if not isinstance(rng, np.random.Generator):
-        raise InputError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
+        raise InputError(f"rng must be a numpy.random.Generator (np.random.default_rng), got {type(rng).__name__}")
     try:
         height, width = (int(s) for s in shape)
     except (TypeError, ValueError):
