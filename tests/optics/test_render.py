@@ -188,8 +188,10 @@ def test_direct_and_fft_convolutions_agree(method, psf):
     """float32 small kernels run as direct convolutions, float64 and large kernels through the FFT."""
     aif = _texture(40, 40, seed=9)
     yy, xx = torch.meshgrid(torch.arange(40), torch.arange(40), indexing="ij")
-    depth = (0.6 + 0.5 * xx / 40.0).to(torch.float64)[None, None]
-    focus = torch.tensor([0.7, 1.0])
+    depth = (0.8 + 0.2 * xx / 40.0).to(torch.float64)[None, None]
+    focus = torch.tensor([0.85, 1.0])
+    radius = tl.coc_radius_px(depth, focus_distance_m=focus[:, None, None, None].double(), **LENS)
+    assert 0.5 < radius.max() < 2  # disc kernels of half-width 3: the direct path in float32
     fft = render_focal_stack(aif, depth, focus, method=method, psf=psf, **LENS)
     direct = render_focal_stack(aif.float(), depth.float(), focus, method=method, psf=psf, **LENS)
     assert torch.allclose(fft.float(), direct, atol=2e-5)
