@@ -65,7 +65,8 @@ def main() -> None:
         for psf in ("disc", "gaussian"):
             for size, slices in ((256, 5), (512, 10)):
                 total, scene = time_stacks(size, slices, renderer, psf, args.repeat)
-                print(f"| {renderer} | {psf} | {slices} x {size}x{size} | {total:.3f} | {1 / total:.2f} | {scene:.3f} |")
+                print(f"| {renderer} | {psf} | {slices} x {size}x{size} | {total:.3f} | {1 / total:.2f} "
+                      f"| {scene:.3f} |")
     if not args.skip_1080p:
         print()
         print("| renderer | psf | rendering one 10 x 1920x1080 stack, s |")

@@ -59,8 +59,9 @@ def main() -> None:
         before = np.abs(smooth(real.slices[k]) - smooth(reference.slices[k]))[inner].mean()
         after = np.abs(smooth(back) - smooth(reference.slices[k]))[inner].mean()
         w = real.warps[k]
+        shift = w[:, 2] - (1 - np.diag(w[:, :2])) * (args.size - 1) / 2
         print(f"| {k} | {real.focus_distances_m[k]:.4f} | {real.true_focus_distances_m[k]:.4f} | {w[0, 0]:.4f} "
-              f"| {w[0, 2] - (1 - w[0, 0]) * (args.size - 1) / 2:+.2f}, {w[1, 2] - (1 - w[1, 1]) * (args.size - 1) / 2:+.2f} "
+              f"| {shift[0]:+.2f}, {shift[1]:+.2f} "
               f"| {mean_displacement(w, real.depth_m.shape):.2f} | {before:.4f} | {after:.4f} |")
     if args.out:
         figure(real, unwarped, args.out)

@@ -22,6 +22,7 @@ from .io.results import write_result
 from .io.stackdir import DEFAULT_MAX_MEGAPIXELS, read_stack
 from .units import UNITS
 
+
 def _choices(name: str, values) -> type[Enum]:
     return Enum(name, {v: v for v in values}, type=str)
 
@@ -50,14 +51,16 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
 ) -> None:
     """Depth from focus: a depth map, an all-in-focus image and a confidence map from a focal stack."""
 
 
 @app.command()
 def depth(
-    stack_dir: Path = typer.Argument(..., help="Folder of slices (PNG/JPEG/TIFF, 8/16-bit), optionally with stack.json."),
+    stack_dir: Path = typer.Argument(..., help="Folder of slices (PNG/JPEG/TIFF, 8/16-bit), optionally with "
+                                     "stack.json."),
     out: Path = typer.Option(..., "-o", "--out", help="Output folder to create (depth.npy, aif.png, confidence.npy, "
                              "depth_preview.png, result.json)."),
     method: FocusMeasure = typer.Option("sml", "--method", "-m",

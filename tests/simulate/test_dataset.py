@@ -71,7 +71,8 @@ def test_parallel_workers_give_identical_stacks(tmp_path):
     write_dataset(SMALL, tmp_path / "b", workers=2)
     for i in range(3):
         for name in ("slice_00.png", "slice_02.png", "aif.png"):
-            assert (tmp_path / "a" / f"{i:06d}" / name).read_bytes() == (tmp_path / "b" / f"{i:06d}" / name).read_bytes()
+            a, b = (tmp_path / run / f"{i:06d}" / name for run in ("a", "b"))
+            assert a.read_bytes() == b.read_bytes()
 
 
 def test_refuses_to_mix_settings_or_write_into_other_folders(tmp_path):

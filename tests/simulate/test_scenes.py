@@ -10,6 +10,7 @@ from focalstack.simulate.scenes import (
     load_middlebury2003,
     load_rgbd,
     load_tsukuba,
+    procedural_layers,
     procedural_scene,
     scene_from_rgbd,
 )
@@ -150,3 +151,15 @@ def test_tsukuba_palette_png_and_bad_depth_range(tmp_path):
     assert not scene.valid[0].any() and scene.valid[1:].all()
     with pytest.raises(InputError):
         load_tsukuba(tsu, depth_range_m=(2.0, 1.0))
+
+
+def test_procedural_layers_include_polygons_and_ellipses():
+    kinds = set()
+    for seed in range(10):
+        background, layers = procedural_layers(np.random.default_rng(seed), size=(48, 48), depth_range_m=(0.3, 3.0),
+                                               num_shapes=(3, 10), natural_probability=0.0)
+        assert background.kind == "background" and 3 <= len(layers) <= 10
+        kinds |= {layer.kind for layer in layers}
+    assert kinds == {"polygon", "ellipse"}
+    with pytest.raises(ValueError):
+        procedural_scene(np.random.default_rng(0), size=(4, 4))

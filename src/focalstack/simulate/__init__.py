@@ -17,7 +17,6 @@ from .dataset import (
     write_dataset,
 )
 from .scenes import Scene, load_middlebury2003, load_rgbd, load_tsukuba, procedural_scene, scene_from_rgbd
-
 from .textures import (
     NATURAL_SOURCES,
     TEXTURES,

@@ -97,19 +97,22 @@ PROFILES: dict[str, CameraProfile] = {
     # 26 mm-equivalent phone main camera, 12 MP, close-up sweeps (as in Suwajanakorn et al. 2015).
     "phone": CameraProfile(
         name="phone", focal_length_mm=4.4, f_number=1.8, pixel_pitch_um=1.4, resolution=(4032, 3024),
-        focus_range_m=(0.10, 1.0), depth_range_m=(0.08, 2.0), working_scale=4.0, fov_error=1e-4, principal_point_std_px=6.0,
+        focus_range_m=(0.10, 1.0), depth_range_m=(0.08, 2.0), working_scale=4.0, fov_error=1e-4,
+        principal_point_std_px=6.0,
         principal_point_mean_px=(0.0, 0.0), read_noise=0.003, shot_noise=2e-4, vignetting=0.3, jpeg_quality=92,
     ),
     # 60 mm macro lens on a 24 MP full-frame body at f/4, near 1:4 magnification.
     "dslr_macro": CameraProfile(
         name="dslr_macro", focal_length_mm=60.0, f_number=4.0, pixel_pitch_um=5.9, resolution=(6000, 4000),
-        focus_range_m=(0.25, 0.30), depth_range_m=(0.24, 0.32), working_scale=8.0, fov_error=2e-5, principal_point_std_px=3.0,
+        focus_range_m=(0.25, 0.30), depth_range_m=(0.24, 0.32), working_scale=8.0, fov_error=2e-5,
+        principal_point_std_px=3.0,
         read_noise=0.002, shot_noise=5e-5, vignetting=0.15, jpeg_quality=95,
     ),
     # Stereo/inspection microscope camera: 2.5 mm, f/1.8 (as the EXIF of the PCB example), 3 MP.
     "microscope": CameraProfile(
         name="microscope", focal_length_mm=2.5, f_number=1.8, pixel_pitch_um=1.55, resolution=(2048, 1536),
-        focus_range_m=(0.0100, 0.0120), depth_range_m=(0.0098, 0.0122), working_scale=2.0, fov_error=0.0, principal_point_std_px=2.0,
+        focus_range_m=(0.0100, 0.0120), depth_range_m=(0.0098, 0.0122), working_scale=2.0, fov_error=0.0,
+        principal_point_std_px=2.0,
         read_noise=0.004, shot_noise=3e-4, vignetting=0.1, jpeg_quality=90,
     ),
 }

@@ -59,6 +59,7 @@ class Layer:
     mask: np.ndarray  # H x W bool
     texture: np.ndarray  # H x W x 3
     inverse_depth: np.ndarray  # H x W diopters (a plane: constant or slanted)
+    kind: str = "surface"  # "background", "ellipse" or "polygon"
 
 
 def composite_layers(background: Layer, layers: list[Layer]) -> tuple[np.ndarray, np.ndarray]:
@@ -106,16 +107,27 @@ def procedural_scene(
     near, far = depth_range_m
     if not 0 < near < far:
         raise ValueError(f"depth_range_m must be (near, far) with 0 < near < far, got {depth_range_m}")
+    if min(size) < 8 or not 0 <= num_shapes[0] <= num_shapes[1]:
+        raise ValueError(f"need size >= 8 px and 0 <= num_shapes[0] <= num_shapes[1], got {size}, {num_shapes}")
+    background, layers = procedural_layers(rng, size=size, depth_range_m=depth_range_m, num_shapes=num_shapes,
+                                           natural_probability=natural_probability)
+    image, inverse = composite_layers(background, layers)
+    inverse = np.clip(inverse, 1.0 / far, 1.0 / near)
+    return Scene(image=image.astype(np.float32), depth_m=(1.0 / inverse).astype(np.float32), name="procedural")
+
+
+def procedural_layers(rng: np.random.Generator, *, size: tuple[int, int], depth_range_m: tuple[float, float],
+                      num_shapes: tuple[int, int], natural_probability: float) -> tuple[Layer, list[Layer]]:
+    """The background and the foreground shapes of :func:`procedural_scene`, far to near."""
+    h, w = size
+    near, far = depth_range_m
     lo, hi = 1.0 / far, 1.0 / near  # diopters
     background = Layer(np.ones((h, w), bool), random_texture(rng, (h, w), natural_probability=natural_probability),
-                       _background_surface(rng, (h, w), lo, lo + 0.35 * (hi - lo)))
+                       _background_surface(rng, (h, w), lo, lo + 0.35 * (hi - lo)), "background")
     count = int(rng.integers(num_shapes[0], num_shapes[1] + 1))
     # far to near: each new shape is in front of everything drawn before it
     placements = np.sort(rng.uniform(lo + 0.2 * (hi - lo), hi, size=count))
-    layers = [_shape_layer(rng, (h, w), d, lo, hi, natural_probability) for d in placements]
-    image, inverse = composite_layers(background, layers)
-    inverse = np.clip(inverse, lo, hi)
-    return Scene(image=image.astype(np.float32), depth_m=(1.0 / inverse).astype(np.float32), name="procedural")
+    return background, [_shape_layer(rng, (h, w), d, lo, hi, natural_probability) for d in placements]
 
 
 def _background_surface(rng, shape, lo: float, hi: float) -> np.ndarray:
@@ -154,10 +166,8 @@ def _shape_layer(rng, shape, inverse_depth: float, lo: float, hi: float, natural
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     tilt = rng.normal(0, 0.1 * (hi - lo), size=2) if rng.random() < 0.4 else np.zeros(2)
     plane = inverse_depth + tilt[0] * (xx - centre[0]) / w + tilt[1] * (yy - centre[1]) / h
-    layer = Layer(mask.astype(bool), random_texture(rng, shape, natural_probability=natural_probability),
-                  np.clip(plane, lo, hi).astype(np.float32))
-    layer.kind = kind
-    return layer
+    return Layer(mask.astype(bool), random_texture(rng, shape, natural_probability=natural_probability),
+                 np.clip(plane, lo, hi).astype(np.float32), kind)
 
 
 def scene_from_rgbd(
