@@ -151,6 +151,62 @@ def simulate(
                    err=True)
 
 
+@app.command("eval")
+def evaluate_command(
+    out: Path = typer.Option(..., "-o", "--out", help="Report folder (report.md, results.csv, results.json)."),
+    method: list[str] = typer.Option(["sml"], "--method", "-m", help="Method to evaluate; repeat for several "
+                                     "(sml, tenengrad, variance, rdf)."),
+    dataset: list[str] = typer.Option([], "--dataset", "-d", help="NAME:PATH[?key=value&...], e.g. "
+                                      "ddff12:DDFF12.h5?split=val, hci4d:full_data?split=test, fod500:FoD500, "
+                                      "sim:DIR (a focalstack simulate dataset); repeat for several."),
+    suite: bool = typer.Option(False, "--suite", help="Add the benchmark suite (generated on first use)."),
+    suite_dir: Path = typer.Option(Path(".focalstack-suite"), help="Where the suite's stacks are generated."),
+    rgbd: list[Path] = typer.Option([], "--rgbd", help="RGB-D folders (Middlebury 2003 / Tsukuba) added to the "
+                                    "suite as simulated stacks."),
+    workers: int = typer.Option(1, help="Processes generating the suite."),
+    limit: int = typer.Option(None, help="Use only the first N samples of each dataset."),
+    all_pixels: bool = typer.Option(False, "--all-pixels", help="Also score ground truth outside the focus range."),
+    save_predictions: bool = typer.Option(False, "--save-predictions", help="Keep depth.npy and aif.png of "
+                                          "every sample under OUT/predictions."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
+) -> None:
+    """Evaluate methods on benchmark datasets and the suite; write a Markdown/CSV/JSON report."""
+    import shlex
+
+    from .eval.datasets import LOADERS  # noqa: F401  (registers every loader)
+    from .eval.runner import evaluate, open_dataset, resolve_method, write_report
+    from .eval.suite import build_suite
+    from .io.atomic import atomic_directory
+
+    command = "focalstack " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    try:
+        check_output_dir(out, overwrite=overwrite)
+        methods = {name: resolve_method(name) for name in dict.fromkeys(method)}
+        datasets = {_dataset_label(spec): open_dataset(spec) for spec in dataset}
+        if suite or rgbd:
+            with _LazyProgress(disabled=quiet, label="suite stacks") as progress:
+                datasets.update(build_suite(suite_dir, rgbd_dirs=rgbd, workers=workers, progress=progress))
+        if not datasets:
+            raise InputError("nothing to evaluate: give --dataset NAME:PATH or --suite")
+        with atomic_directory(out, overwrite=overwrite) as tmp:
+            with _LazyProgress(disabled=quiet, label="stacks") as progress:
+                rows = evaluate(methods, datasets, focus_range_mask=not all_pixels, limit=limit,
+                                save_dir=tmp / "predictions" if save_predictions else None, progress=progress)
+            write_report(rows, tmp, command=command)
+    except (InputError, OSError) as exc:
+        _fail(exc)
+    if not quiet:
+        typer.echo((out / "report.md").read_text())
+
+
+def _dataset_label(spec: str) -> str:
+    """``ddff12:/data/DDFF12.h5?split=val`` -> ``ddff12:DDFF12.h5?split=val`` for reports."""
+    kind, _, rest = spec.partition(":")
+    path, sep, query = rest.partition("?")
+    return f"{kind}:{Path(path).name}{sep}{query}"
+
+
 def _check_not_input(out: Path, stack_dir: Path) -> None:
     """Refuse an output folder that is the input folder or contains it (--overwrite would delete it)."""
     out_abs, input_abs = out.resolve(), stack_dir.resolve()

@@ -160,7 +160,8 @@ class SimulatedStack:
         focus_distances_m: N focus distances from the metadata (what a method is told).
         true_focus_distances_m: N focus distances the lens really had (what set the blur).
         depth_m: H x W float32 ground-truth depth in metres, in the target slice's frame.
-        all_in_focus: H x W x 3 float32, the scene's all-in-focus image, target frame.
+        all_in_focus: H x W x 3 float32, the scene's all-in-focus image, target frame, with the
+            camera's vignetting when that effect is on (no noise, no JPEG).
         warps: N x 2 x 3 float64 affine maps from target-frame pixel (x, y, 1) to slice pixel.
         camera: metadata of the simulated image (pixel pitch at the simulated size).
         valid: H x W bool, where the depth is ground truth (False where it was filled in).
@@ -225,8 +226,11 @@ def simulate_stack(
     warps = _warps(true_s, profile, effects, rng, (h, w))
     slices = np.stack([_record(img, warp, profile, effects, rng) for img, warp in zip(rendered, warps)])
     valid = scene.valid if scene.valid is not None else np.ones((h, w), bool)
+    aif = scene.image.astype(np.float32)
+    if effects.vignetting and profile.vignetting > 0:  # the all-in-focus photo this camera would take
+        aif = aif * _vignette((h, w), profile.vignetting)[..., None]
     return SimulatedStack(slices=slices, focus_distances_m=nominal, true_focus_distances_m=true_focus,
-                          depth_m=scene.depth_m.astype(np.float32), all_in_focus=scene.image.astype(np.float32),
+                          depth_m=scene.depth_m.astype(np.float32), all_in_focus=aif,
                           warps=warps, camera=camera, valid=valid, profile=profile.name,
                           info={"scene": scene.name, "effects": asdict(effects), "renderer": renderer,
                                 "psf": psf if isinstance(psf, str) else "custom"})

@@ -61,6 +61,7 @@ class SimulationConfig:
         renderer: ``layered`` or ``per_pixel``.
         psf: ``disc`` or ``gaussian``.
         scenes: ``procedural`` or a list of RGB-D folders (used in turn).
+        depth_range_m: scene depths (near, far) in metres; default the profile's.
     """
 
     profile: str = "phone"
@@ -72,6 +73,7 @@ class SimulationConfig:
     renderer: str = "layered"
     psf: str = "disc"
     scenes: tuple[str, ...] = ("procedural",)
+    depth_range_m: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
@@ -84,6 +86,7 @@ class SimulationConfig:
     def to_json(self) -> dict:
         data = asdict(self)
         data["scenes"] = list(self.scenes)
+        data["depth_range_m"] = list(self.depth_range_m) if self.depth_range_m else None
         return data
 
     @classmethod
@@ -91,6 +94,7 @@ class SimulationConfig:
         data = dict(data)
         data["effects"] = CameraEffects(**data.get("effects", {}))
         data["scenes"] = tuple(data.get("scenes", ("procedural",)))
+        data["depth_range_m"] = tuple(data["depth_range_m"]) if data.get("depth_range_m") else None
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
@@ -107,9 +111,10 @@ def generate(config: SimulationConfig, index: int) -> SimulatedStack:
 
 def _scene(config: SimulationConfig, index: int, rng: np.random.Generator, profile) -> Scene:
     source = config.scenes[index % len(config.scenes)]
+    depth_range = config.depth_range_m or profile.depth_range_m
     if source == "procedural":
-        return procedural_scene(rng, size=(config.size, config.size), depth_range_m=profile.depth_range_m)
-    return load_rgbd(source, depth_range_m=profile.depth_range_m)
+        return procedural_scene(rng, size=(config.size, config.size), depth_range_m=depth_range)
+    return load_rgbd(source, depth_range_m=depth_range)
 
 
 def write_stack(stack: SimulatedStack, folder: Path) -> None:

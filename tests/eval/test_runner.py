@@ -1,0 +1,79 @@
+"""The evaluation engine, the suite definition and `focalstack eval`."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from focalstack import FocalStack, InputError
+from focalstack.cli import app
+from focalstack.eval.datasets import LOADERS, Sample
+from focalstack.eval.runner import evaluate, open_dataset, resolve_method, score_sample, write_report
+from focalstack.eval.suite import suite_splits
+from focalstack.simulate import CameraEffects, SimulationConfig, write_dataset
+from focalstack.stack import DepthResult
+
+TINY = SimulationConfig(profile="phone", num=2, size=48, slices=4, seed=3, effects=CameraEffects.none())
+
+
+@pytest.fixture(scope="module")
+def sim_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sim") / "tiny"
+    write_dataset(TINY, root)
+    return root
+
+
+def test_evaluate_and_report(sim_root, tmp_path):
+    datasets = {"tiny": open_dataset(f"sim:{sim_root}")}
+    rows = evaluate({"sml": resolve_method("sml"), "rdf": resolve_method("rdf")}, datasets)
+    assert [(r.dataset, r.method, r.images, r.size) for r in rows] == [("tiny", "sml", 2, "4x48x48"),
+                                                                       ("tiny", "rdf", 2, "4x48x48")]
+    assert all(0 <= r.metrics["delta3"] <= 1 and r.metrics["mae"] >= 0 and r.seconds_per_stack > 0 for r in rows)
+    write_report(rows, tmp_path / "rep", command="focalstack eval ...")
+    report = (tmp_path / "rep" / "report.md").read_text()
+    assert report.startswith("Command: `focalstack eval ...`") and "| tiny | rdf | 2 |" in report
+    assert json.loads((tmp_path / "rep" / "results.json").read_text())["results"][0]["method"] == "sml"
+    assert (tmp_path / "rep" / "results.csv").read_text().count("\n") == 3
+
+
+def test_score_sample_uses_the_focus_range_mask():
+    stack = FocalStack(np.random.rand(3, 4, 4).astype(np.float32), [1.0, 2.0, 3.0], unit="m")
+    truth = np.full((4, 4), 2.0)
+    truth[0, 0] = 10.0  # outside the focus range: excluded by default
+    result = DepthResult(depth=np.full((4, 4), 2.0, np.float32), all_in_focus=np.zeros((4, 4), np.float32),
+                         confidence=np.ones((4, 4), np.float32), unit="m", focus_positions=stack.focus_positions)
+    sample = Sample("s", stack, depth=truth)
+    assert score_sample(sample, result)["mae"] == 0
+    assert score_sample(sample, result, focus_range_mask=False)["mae"] == pytest.approx(8 / 16)
+
+
+def test_suite_definition_is_fixed():
+    splits = suite_splits()
+    assert [s.name for s in splits] == ["phone-ideal", "phone-real", "dslr_macro-ideal", "dslr_macro-real",
+                                        "microscope-ideal", "microscope-real"]
+    assert len({s.config.seed for s in splits}) == 6 and all(s.config.num == 8 for s in splits)
+    assert suite_splits(["/x/cones"])[-1].name == "rgbd-cones"
+
+
+def test_dataset_specs():
+    assert "sim" in LOADERS
+    for bad in ("nocolon", "nosuchkind:/x", "sim:/does/not/exist"):
+        with pytest.raises(InputError):
+            open_dataset(bad)
+    with pytest.raises(InputError):
+        resolve_method("magic")
+
+
+def test_cli_eval(sim_root, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "report"
+    result = runner.invoke(app, ["eval", "-d", f"sim:{sim_root}", "-m", "sml", "-o", str(out), "-q",
+                                 "--save-predictions"])
+    assert result.exit_code == 0, result.output
+    assert "| sim:tiny | sml | 2 |" in (out / "report.md").read_text()
+    assert len(list((out / "predictions" / "sim_tiny" / "sml").glob("*_depth.npy"))) == 2
+    bad = runner.invoke(app, ["eval", "-d", "ddff99:/x", "-o", str(tmp_path / "r2")])
+    assert bad.exit_code == 2 and "unknown dataset kind" in bad.stderr and not (tmp_path / "r2").exists()
+    none = runner.invoke(app, ["eval", "-o", str(tmp_path / "r3")])
+    assert none.exit_code == 2 and "nothing to evaluate" in none.stderr
