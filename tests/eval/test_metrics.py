@@ -67,7 +67,8 @@ def test_bump_on_an_analytic_surface(a, expected):
 
 
 def test_averaging_is_per_image_mean_not_sum():
-    rows = [depth_metrics(np.full((2, 2), 1.1), np.ones((2, 2))), depth_metrics(np.full((2, 2), 2.6), np.full((2, 2), 2))]
+    rows = [depth_metrics(np.full((2, 2), 1.1), np.ones((2, 2))),
+            depth_metrics(np.full((2, 2), 2.6), np.full((2, 2), 2))]
     avg = average_metrics(rows)
     assert avg["abs_rel"] == pytest.approx((0.1 + 0.3) / 2)
     assert avg["sq_rel"] == pytest.approx((0.01 + 0.36 / 2) / 2)

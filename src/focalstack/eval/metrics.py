@@ -11,7 +11,7 @@ Depth metrics (:func:`depth_metrics`) on the pixels of a mask, for one image:
 | ``sq_rel`` | mean (p - g)^2 / g |
 | ``rmse_log`` | sqrt(mean (log p - log g)^2) |
 | ``delta1..3`` | fraction with max(p / g, g / p) < 1.25^i |
-| ``bump`` | DDFF-12 / 4D Light Field bumpiness: Frobenius norm of the Hessian of (p - g), each derivative a Scharr filter (scikit-image's ``scharr`` along one axis, applied twice), clipped at 0.05, mean over the mask x 100 |
+| ``bump`` | DDFF-12 / 4D Light Field bumpiness (see :func:`bumpiness`) |
 | ``badpix_0.07`` | percentage of pixels with abs(p - g) > 0.07 (4D Light Field) |
 
 The ratio and log metrics need positive depths; where the mask holds a non-positive value
@@ -114,7 +114,11 @@ def _ratio_metrics(p, g, mean) -> dict[str, float]:
 
 
 def bumpiness(pred, gt, mask=None, *, clip: float = 0.05, factor: float = 100.0) -> float:
-    """DDFF-12 / 4D Light Field bumpiness of the error surface (see the module docstring)."""
+    """DDFF-12 / 4D Light Field bumpiness of the error surface p - g.
+
+    Frobenius norm of its Hessian, each second derivative a Scharr filter (scikit-image's
+    ``scharr`` along one axis) applied twice, clipped at ``clip``, mean over the mask x ``factor``.
+    """
     from skimage.filters import scharr
 
     diff = _numpy(pred) - _numpy(gt)

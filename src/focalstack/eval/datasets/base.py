@@ -1,9 +1,12 @@
 """What every benchmark loader yields: :class:`Sample`, and the loader registry.
 
 A loader is a sequence of samples (``len`` and indexing), built from a folder in the
-benchmark's published on-disk format. Ground truth is in the **same unit as the stack's focus
+benchmark's published on-disk format and constructed as ``Loader(root, *, split=..., **options)``;
+options may arrive as text from ``focalstack eval``'s ``NAME:PATH?key=value`` (hence
+:func:`as_bool` and :func:`as_size`). Ground truth is in the **same unit as the stack's focus
 positions** (disparity for DDFF-12 and the 4D Light Field, metres for FoD500, ...), because that
-is the unit a method's depth comes back in, so metrics compare like with like.
+is the unit a method's depth comes back in, so metrics compare like with like. The helpers at
+the end of this module are shared by the loaders.
 """
 
 from __future__ import annotations
@@ -129,14 +132,20 @@ class ImageFileSlices:
 
 
 def image_file_stack(
-    paths: Sequence[Path], focus_positions, *, unit: str, window: Window | None = None
+    paths: Sequence[Path], focus_positions, *, unit: str, window: Window | None = None,
+    names: Sequence[str] | None = None,
 ) -> FocalStack:
-    """A lazily decoded :class:`FocalStack` of image files (sizes checked from headers first)."""
+    """A lazily decoded :class:`FocalStack` of image files (sizes checked from headers first).
+
+    ``focus_positions`` are in ``unit``, one per file in file order; ``names`` default to the
+    file names; ``window`` crops every slice.
+    """
     headers = [image_header(p) for p in paths]
     shapes = [window_shape((h.height, h.width) if h.channels == 1 else (h.height, h.width, 3), window)
               for h in headers]
     return FocalStack.from_loader(ImageFileSlices(paths, window), shapes, focus_positions, unit=unit,
-                                  names=[p.name for p in paths], bit_depth=max(h.bit_depth for h in headers))
+                                  names=list(names) if names else [p.name for p in paths],
+                                  bit_depth=max(h.bit_depth for h in headers))
 
 
 def read_exr_channels(path: Path) -> dict[str, np.ndarray]:
