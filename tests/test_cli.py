@@ -491,3 +491,19 @@ def test_focus_positions_from_a_file(tmp_path, synth, outdir):
 def test_focus_positions_file_missing(stack_dir, outdir):
     assert_refused(invoke("depth", stack_dir, "-o", outdir, "-f", "@/no/such/file.txt", "-u", "m"), outdir,
                    "cannot read focus positions")
+
+
+def test_depth_with_a_model_and_weights_file(stack_dir, outdir, tmp_path):
+    from focalstack.models import create_model, save_weights
+
+    weights = tmp_path / "light.safetensors"
+    save_weights(create_model("aifdepthnet_light"), weights)
+    result = invoke("depth", stack_dir, "-o", outdir, "-m", "aifdepthnet_light", "--weights", weights, "-q")
+    assert result.exit_code == 0, result.output
+    depth = np.load(outdir / "depth.npy")
+    assert depth.shape == (H, W) and np.isfinite(depth).all()
+    assert json.loads((outdir / "result.json").read_text())["method"] == "aifdepthnet_light"
+
+
+def test_depth_with_an_untrained_model_is_refused(stack_dir, outdir):
+    assert_refused(invoke("depth", stack_dir, "-o", outdir, "-m", "aifdepthnet_light"), outdir, "no trained weights")

@@ -27,7 +27,6 @@ def _choices(name: str, values) -> type[Enum]:
     return Enum(name, {v: v for v in values}, type=str)
 
 
-FocusMeasure = _choices("FocusMeasure", FOCUS_MEASURES)
 Unit = _choices("Unit", UNITS)
 PeakFit = _choices("PeakFit", PEAK_FITS)
 Fusion = _choices("Fusion", FUSIONS)
@@ -63,9 +62,10 @@ def depth(
                                      "stack.json."),
     out: Path = typer.Option(..., "-o", "--out", help="Output folder to create (depth.npy, aif.png, confidence.npy, "
                              "depth_preview.png, result.json)."),
-    method: FocusMeasure = typer.Option("sml", "--method", "-m",
-                               help="Focus measure: sum-modified-Laplacian, Tenengrad, local variance or ring "
-                               "difference filter."),
+    method: str = typer.Option("sml", "--method", "-m",
+                               help="Classical focus measure (sml = sum-modified-Laplacian, tenengrad, variance, "
+                               "rdf = ring difference filter) or the name of a trained model (see "
+                               "`focalstack models`)."),
     focus_positions: str = typer.Option(None, "--focus-positions", "-f", metavar="P1,P2,...|@FILE",
                                         help="One focus position per slice, in file order (overrides stack.json "
                                         "and EXIF), or @FILE to read them from a text file. Needs --unit."),
@@ -73,6 +73,8 @@ def depth(
                              help="Unit of --focus-positions; depth comes back in it. 'index' alone ignores all "
                              "focus information."),
     window: int = typer.Option(9, "--window", "-w", help="Odd side in pixels of the focus-measure window."),
+    weights: Path = typer.Option(None, "--weights", help="Weights file (safetensors) for a model --method, instead "
+                                 "of its released weights."),
     peak_fit: PeakFit = typer.Option("gaussian",
                                  help="Sub-slice peak fit of the focus curve (in inverse depth)."),
     fusion: Fusion = typer.Option("soft",
@@ -89,11 +91,12 @@ def depth(
     try:
         _check_not_input(out, stack_dir)
         check_output_dir(out, overwrite=overwrite)
-        config = ClassicalConfig(focus_measure=method.value, window=window, peak_fit=peak_fit.value,
-                                 fusion=fusion.value, refine=refine.value, refine_radius=refine_radius)
+        run = _depth_method(method, weights, ClassicalConfig(focus_measure=method if method in FOCUS_MEASURES else "sml",
+                                                    window=window, peak_fit=peak_fit.value, fusion=fusion.value,
+                                                    refine=refine.value, refine_radius=refine_radius))
         stack = _open_stack(stack_dir, focus_positions, unit.value if unit else None, scale, max_megapixels)
         with _LazyProgress(disabled=quiet) as progress:
-            result = depth_from_focus(stack, config, progress=progress)
+            result = run(stack, progress)
         metadata = {"version": __version__, "input": str(stack_dir), "files": stack.names,
                     "camera": stack.camera.to_dict() if stack.camera else None, "scale": scale}
         write_result(result, out, overwrite=overwrite, bit_depth=8 if stack.bit_depth == 8 else 16, metadata=metadata)
@@ -104,6 +107,39 @@ def depth(
         h, w = stack.shape
         typer.echo(f"wrote {out}: {len(stack)} slices {w}x{h}, depth {lo:.4g}..{hi:.4g} {result.unit}, "
                    f"{result.timings['total']:.2f} s", err=True)
+
+
+def _depth_method(method: str, weights: Path | None, config: ClassicalConfig):
+    """``run(stack, progress) -> DepthResult`` for a focus measure or a registered, trained model."""
+    if method in FOCUS_MEASURES:
+        return lambda stack, progress: depth_from_focus(stack, config, progress=progress)
+    from .models import create_model, list_models
+
+    if method not in list_models():
+        raise InputError(f"unknown method {method!r}: use a focus measure ({', '.join(FOCUS_MEASURES)}) or a model "
+                         f"({', '.join(list_models())})")
+    model = create_model(method, pretrained=weights or True)  # refuses untrained models with a clear message
+
+    def run(stack, progress):
+        start = time.perf_counter()
+        result = model.predict(stack)
+        result.timings["total"] = time.perf_counter() - start
+        result.method, result.parameters = method, dict(model.model_config)
+        return result
+
+    return run
+
+
+@app.command()
+def models() -> None:
+    """List the registered networks and whether trained weights are available."""
+    from .models import list_models, model_entry
+    from .models.registry import WEIGHTS_DIR
+
+    for name in list_models():
+        entry = model_entry(name)
+        trained = "trained" if (WEIGHTS_DIR / f"{name}.safetensors").is_file() else "no weights yet"
+        typer.echo(f"{name:24s} {trained:15s} {entry.description}")
 
 
 @app.command()

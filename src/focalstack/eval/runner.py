@@ -30,11 +30,17 @@ from .metrics import AIF_METRICS, DEPTH_METRICS, aif_metrics, average_metrics, d
 Method = Callable[[FocalStack], DepthResult]
 
 
-def resolve_method(name: str) -> Method:
-    """A method by name: a classical focus measure (``sml``, ``tenengrad``, ``variance``, ``rdf``)."""
+def resolve_method(name: str, *, weights: str | None = None) -> Method:
+    """A method by name: a classical focus measure (``sml``, ``tenengrad``, ``variance``, ``rdf``)
+    or a registered model with its released weights (or the weights file ``weights``)."""
     if name in FOCUS_MEASURES:
         return lambda stack: depth_from_focus(stack, focus_measure=name)
-    raise InputError(f"unknown method {name!r}; available: {', '.join(FOCUS_MEASURES)}")
+    from ..models import create_model, list_models
+
+    if name not in list_models():
+        raise InputError(f"unknown method {name!r}; available: {', '.join([*FOCUS_MEASURES, *list_models()])}")
+    model = create_model(name, pretrained=weights or True)
+    return model.predict
 
 
 def open_dataset(spec: str):

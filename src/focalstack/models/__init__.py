@@ -1,0 +1,15 @@
+"""Learned depth-from-focus networks behind one registry (``create_model``, ``list_models``).
+
+Architectures: AiFDepthNet-style (shared attention, ``aifdepthnet*``), Depth from Focus in the
+Wild (``dffwild*``) and DAIF-Net (``daifnet*``). Every model follows :class:`FocalStackNet`'s
+contract and returns a :class:`DepthOutput`.
+"""
+
+from .base import DepthOutput, FocalStackNet, stack_to_tensors
+from .registry import create_model, list_models, model_entry, register_model
+from .weights import load_weights, save_weights
+
+__all__ = [
+    "DepthOutput", "FocalStackNet", "create_model", "list_models", "load_weights", "model_entry", "register_model",
+    "save_weights", "stack_to_tensors",
+]

@@ -1,0 +1,117 @@
+"""AiFDepthNet-style network (Wang et al., ICCV 2021, ``000_5934dcb8bf15ccde.txt``).
+
+A 3D ConvNet over the focal stack produces one attention map M (B x N x H x W) shared by two
+heads (``001_5dfa494f03249656.txt`` Eq. 1-3):
+
+    depth = sum_j sigma(M)_j F_j,   sigma = softplus(M) / sum_j softplus(M)      (Eq. 1)
+    AiF   = sum_j zeta(M)_j I_j,    zeta  = softmax over j                       (Eq. 2-3)
+
+Layout (choices where the project page leaves details open, following the authors' released
+code in spirit): a per-slice 2D feature extractor that downsamples by 4 (strided convolution +
+residual blocks), the slices stacked as a 3D volume (channels x N x H/4 x W/4), a chain of 3D
+hourglasses that downsample only in space (N may be as small as 2), each emitting attention
+logits that are upsampled to full resolution; every hourglass output is one "scale" for
+multi-scale losses, the last is the prediction.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .base import DepthOutput, FocalStackNet
+from .registry import register_model
+
+
+def _conv2d(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+def _conv3d(cin: int, cout: int, stride: tuple[int, int, int] = (1, 1, 1)) -> nn.Sequential:
+    return nn.Sequential(nn.Conv3d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm3d(cout), nn.ReLU(inplace=True))
+
+
+class ResBlock2d(nn.Module):
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(_conv2d(channels, channels), nn.Conv2d(channels, channels, 3, 1, 1, bias=False),
+                                  nn.BatchNorm2d(channels))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.relu(x + self.body(x))
+
+
+class Hourglass3d(nn.Module):
+    """Encoder-decoder in 3D that halves H and W twice (never N), with skip connections."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        c = channels
+        self.down1 = nn.Sequential(_conv3d(c, 2 * c, (1, 2, 2)), _conv3d(2 * c, 2 * c))
+        self.down2 = nn.Sequential(_conv3d(2 * c, 2 * c, (1, 2, 2)), _conv3d(2 * c, 2 * c))
+        self.up2 = nn.Sequential(nn.ConvTranspose3d(2 * c, 2 * c, (3, 4, 4), (1, 2, 2), (1, 1, 1), bias=False),
+                                 nn.BatchNorm3d(2 * c))
+        self.up1 = nn.Sequential(nn.ConvTranspose3d(2 * c, c, (3, 4, 4), (1, 2, 2), (1, 1, 1), bias=False),
+                                 nn.BatchNorm3d(c))
+
+    def forward(self, x: Tensor) -> Tensor:
+        d1 = self.down1(x)
+        d2 = self.down2(d1)
+        u2 = F.relu(self.up2(d2) + d1)
+        return F.relu(self.up1(u2) + x)
+
+
+class AiFDepthNet(FocalStackNet):
+    """Shared-attention depth + all-in-focus network.
+
+    Args:
+        features: channels of the per-slice 2D features (at 1/4 resolution).
+        volume: channels of the 3D volume.
+        blocks: residual blocks in the 2D feature extractor.
+        hourglasses: stacked 3D hourglasses (each gives one output scale).
+        in_channels: 3 for RGB stacks (grey stacks are repeated to 3 channels).
+    """
+
+    size_multiple = 16
+
+    def __init__(self, *, features: int = 32, volume: int = 32, blocks: int = 4, hourglasses: int = 3,
+                 in_channels: int = 3) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.extract = nn.Sequential(_conv2d(in_channels, features, 2), _conv2d(features, features),
+                                     _conv2d(features, features, 2), *[ResBlock2d(features) for _ in range(blocks)])
+        self.to_volume = nn.Sequential(_conv3d(features, volume), _conv3d(volume, volume))
+        self.hourglasses = nn.ModuleList(Hourglass3d(volume) for _ in range(hourglasses))
+        self.heads = nn.ModuleList(nn.Sequential(_conv3d(volume, volume), nn.Conv3d(volume, 1, 3, 1, 1))
+                                   for _ in range(hourglasses))
+
+    def _forward(self, slices: Tensor, positions01: Tensor) -> DepthOutput:
+        b, n, c, h, w = slices.shape
+        x = slices if c == self.in_channels else slices.expand(b, n, self.in_channels, h, w)
+        feats = self.extract(x.reshape(b * n, self.in_channels, h, w))
+        volume = self.to_volume(feats.reshape(b, n, *feats.shape[1:]).transpose(1, 2))  # B, C, N, h, w
+        depths, aifs, attention = [], [], None
+        for hourglass, head in zip(self.hourglasses, self.heads):
+            volume = hourglass(volume)
+            logits = head(volume)[:, 0]  # B, N, h/4, w/4
+            attention = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)
+            depth_weights = F.softplus(attention)
+            depth_weights = depth_weights / depth_weights.sum(dim=1, keepdim=True).clamp_min(1e-8)  # Eq. 1
+            depths.append((depth_weights * positions01[:, :, None, None]).sum(dim=1, keepdim=True))
+            aif_weights = torch.softmax(attention, dim=1)  # Eq. 3
+            aifs.append((aif_weights.unsqueeze(2) * slices).sum(dim=1))  # Eq. 2
+        return DepthOutput(depth=depths[-1], all_in_focus=aifs[-1], depth_scales=depths, aif_scales=aifs,
+                           probabilities=torch.softmax(attention, dim=1))
+
+
+@register_model("aifdepthnet", architecture="aifdepthnet", features=32, volume=32, blocks=4, hourglasses=3,
+                description="AiFDepthNet-style network at the paper's scale (3 stacked 3D hourglasses)")
+def aifdepthnet(**config) -> AiFDepthNet:
+    return AiFDepthNet(**config)
+
+
+@register_model("aifdepthnet_light", architecture="aifdepthnet", features=16, volume=8, blocks=1, hourglasses=1,
+                description="CPU-light AiFDepthNet-style network (one narrow 3D hourglass)")
+def aifdepthnet_light(**config) -> AiFDepthNet:
+    return AiFDepthNet(**config)

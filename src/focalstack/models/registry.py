@@ -1,0 +1,96 @@
+"""Models by name (timm-style): ``create_model(name, pretrained=...)``, ``list_models()``.
+
+An architecture registers one builder per variant; a variant only sets hyperparameters::
+
+    @register_model("aifdepthnet_light", architecture="aifdepthnet", channels=8)
+    def _(**cfg): return AiFDepthNet(**cfg)
+
+Weights are safetensors files whose metadata block records the architecture, variant, the
+hyperparameters, the training regime and data, metrics and licence (:mod:`.weights`).
+Released weights live in ``focalstack/models/weights/<name>.safetensors``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from torch import nn
+
+from ..errors import InputError
+from .weights import load_weights
+
+WEIGHTS_DIR = Path(__file__).with_name("weights")
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A registered model variant."""
+
+    name: str
+    architecture: str
+    builder: Callable[..., nn.Module]
+    defaults: dict
+    description: str
+
+
+_REGISTRY: dict[str, ModelEntry] = {}
+
+
+def register_model(name: str, *, architecture: str, description: str = "", **defaults):
+    """Decorator registering ``builder(**hyperparameters) -> nn.Module`` under ``name``."""
+
+    def wrap(builder: Callable[..., nn.Module]):
+        if name in _REGISTRY:
+            raise ValueError(f"model {name!r} registered twice")
+        _REGISTRY[name] = ModelEntry(name, architecture, builder, dict(defaults), description or builder.__doc__ or "")
+        return builder
+
+    return wrap
+
+
+def list_models(architecture: str | None = None) -> list[str]:
+    """Names of every registered model (optionally of one architecture), sorted."""
+    _import_architectures()
+    return sorted(n for n, e in _REGISTRY.items() if architecture in (None, e.architecture))
+
+
+def model_entry(name: str) -> ModelEntry:
+    _import_architectures()
+    if name not in _REGISTRY:
+        raise InputError(f"unknown model {name!r}; available: {', '.join(list_models())}")
+    return _REGISTRY[name]
+
+
+def create_model(name: str, pretrained: bool | str | Path = False, **overrides) -> nn.Module:
+    """Build a registered model.
+
+    Args:
+        name: a name from :func:`list_models`.
+        pretrained: ``False`` (random weights), ``True`` (the released weights of ``name``), or
+            a path to a safetensors file written by :func:`~.weights.save_weights`.
+        overrides: hyperparameters replacing the variant's defaults (e.g. ``channels=16``).
+
+    Raises:
+        InputError: unknown name, or ``pretrained=True`` where no weights have been released.
+    """
+    entry = model_entry(name)
+    config = {**entry.defaults, **overrides}
+    model = entry.builder(**config)
+    model.model_name, model.model_config = name, config
+    if pretrained is True:
+        path = WEIGHTS_DIR / f"{name}.safetensors"
+        if not path.is_file():
+            raise InputError(f"no trained weights for {name!r} have been released yet; "
+                             "pass a weights file (--weights PATH)")
+        pretrained = path
+    if pretrained:
+        state, _ = load_weights(pretrained)
+        model.load_state_dict(state)
+    return model
+
+
+def _import_architectures() -> None:
+    """Import the architecture modules so that their variants register."""
+    from . import aifdepthnet, daifnet, dffwild  # noqa: F401

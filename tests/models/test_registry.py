@@ -1,0 +1,109 @@
+"""Registry-driven tests: every registered model obeys the common contract."""
+
+import pytest
+import torch
+
+from focalstack import InputError
+from focalstack.models import create_model, list_models, load_weights, save_weights
+
+MODELS = list_models()
+
+
+def _inputs(n, h=32, w=48, b=1, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    slices = torch.rand(b, n, 3, h, w, generator=g)
+    positions = torch.linspace(0.3, 2.0, n).expand(b, n).clone()
+    return slices, positions
+
+
+def test_all_three_architectures_are_registered():
+    assert {"aifdepthnet", "aifdepthnet_light"} <= set(MODELS)
+    assert len(MODELS) >= 2
+
+
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("n", [2, 5, 10, 15])
+def test_output_shapes_for_any_number_of_slices(name, n):
+    model = create_model(name).eval()
+    slices, positions = _inputs(n)
+    with torch.no_grad():
+        out = model(slices, positions)
+    assert out.depth.shape == (1, 1, 32, 48)
+    assert all(d.shape == (1, 1, 32, 48) for d in out.depth_scales) and out.depth_scales[-1] is out.depth
+    assert torch.isfinite(out.depth).all()
+    # depth is a weighted mean of focus positions: inside their range
+    assert 0.3 - 1e-4 <= out.depth.min() and out.depth.max() <= 2.0 + 1e-4
+    if out.all_in_focus is not None:
+        assert out.all_in_focus.shape == (1, 3, 32, 48)
+    if out.probabilities is not None:
+        assert out.probabilities.shape == (1, n, 32, 48)
+        assert torch.allclose(out.probabilities.sum(dim=1), torch.ones(1, 32, 48), atol=1e-4)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_odd_image_size_is_padded_and_cropped_back(name):
+    model = create_model(name).eval()
+    slices, positions = _inputs(3, h=125, w=167)
+    with torch.no_grad():
+        out = model(slices, positions)
+    assert out.depth.shape == (1, 1, 125, 167)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", MODELS)
+def test_size_250_by_333(name):
+    model = create_model(name).eval()
+    slices, positions = _inputs(2, h=250, w=333)
+    with torch.no_grad():
+        assert model(slices, positions).depth.shape == (1, 1, 250, 333)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_gradients_reach_every_parameter(name):
+    model = create_model(name).train()
+    slices, positions = _inputs(3, h=32, w=32, b=2)
+    out = model(slices, positions)
+    loss = sum(d.mean() for d in out.depth_scales)
+    if out.all_in_focus is not None:
+        loss = loss + out.all_in_focus.mean()
+    loss.backward()
+    missing = [k for k, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
+    assert not missing, missing
+    assert sum(float(p.grad.abs().sum()) for p in model.parameters()) > 0
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_focus_position_units_do_not_matter(name):
+    """Scaling (and shifting) the positions scales (and shifts) the depth: networks see [0, 1]."""
+    model = create_model(name).eval()
+    slices, positions = _inputs(4)
+    with torch.no_grad():
+        base = model(slices, positions).depth
+        scaled = model(slices, positions * 1000.0).depth
+        shifted = model(slices, positions + 5.0).depth
+    assert torch.allclose(scaled, base * 1000.0, rtol=1e-4)
+    assert torch.allclose(shifted, base + 5.0, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_eval_is_deterministic_and_weights_round_trip(name, tmp_path):
+    model = create_model(name).eval()
+    slices, positions = _inputs(3)
+    with torch.no_grad():
+        a, b = model(slices, positions).depth, model(slices, positions).depth
+    assert torch.equal(a, b)
+    save_weights(model, tmp_path / "w.safetensors", regime="test", metrics={"mse": 1.0})
+    state, meta = load_weights(tmp_path / "w.safetensors")
+    assert meta["name"] == name and meta["regime"] == "test" and meta["metrics"] == {"mse": 1.0}
+    restored = create_model(name, pretrained=tmp_path / "w.safetensors").eval()
+    with torch.no_grad():
+        assert torch.equal(restored(slices, positions).depth, a)
+
+
+def test_unknown_model_and_missing_weights():
+    with pytest.raises(InputError):
+        create_model("no_such_model")
+    with pytest.raises(InputError, match="no trained weights"):
+        create_model(MODELS[0], pretrained=True)
+    with pytest.raises(ValueError):
+        create_model(MODELS[0])(torch.rand(1, 1, 3, 8, 8), torch.zeros(1, 1))
