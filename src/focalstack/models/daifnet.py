@@ -1,0 +1,1 @@
+"""Placeholder: the daifnet architecture is being written."""

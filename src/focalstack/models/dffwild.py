@@ -1,0 +1,1 @@
+"""Placeholder: the dffwild architecture is being written."""
