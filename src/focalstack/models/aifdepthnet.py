@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .base import DepthOutput, FocalStackNet
+from .layers import SliceConv3d
 from .registry import register_model
 
 
@@ -28,8 +29,18 @@ def _conv2d(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
-def _conv3d(cin: int, cout: int, stride: tuple[int, int, int] = (1, 1, 1)) -> nn.Sequential:
-    return nn.Sequential(nn.Conv3d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm3d(cout), nn.ReLU(inplace=True))
+def _conv3d(cin: int, cout: int, stride: int = 1, relu: bool = True) -> nn.Sequential:
+    """3 x 3 x 3 convolution (stride only in space) + batch norm (+ ReLU)."""
+    layers = [SliceConv3d(cin, cout, 3, stride, bias=False), nn.BatchNorm3d(cout)]
+    return nn.Sequential(*layers, nn.ReLU(inplace=True)) if relu else nn.Sequential(*layers)
+
+
+def _upsample_space(x: Tensor, like: Tensor) -> Tensor:
+    """Bilinear upsampling of B x C x N x h x w to ``like``'s spatial size, slice by slice."""
+    b, c, n = x.shape[:3]
+    planes = x.transpose(1, 2).reshape(b * n, c, *x.shape[-2:])
+    up = F.interpolate(planes, size=like.shape[-2:], mode="bilinear", align_corners=False)
+    return up.reshape(b, n, c, *like.shape[-2:]).transpose(1, 2)
 
 
 class ResBlock2d(nn.Module):
@@ -43,23 +54,25 @@ class ResBlock2d(nn.Module):
 
 
 class Hourglass3d(nn.Module):
-    """Encoder-decoder in 3D that halves H and W twice (never N), with skip connections."""
+    """Encoder-decoder in 3D that halves H and W twice (never N), with skip connections.
+
+    Upsampling is bilinear in space followed by a 3 x 3 x 3 convolution (instead of a
+    transposed 3D convolution, which has no fast CPU kernel).
+    """
 
     def __init__(self, channels: int) -> None:
         super().__init__()
         c = channels
-        self.down1 = nn.Sequential(_conv3d(c, 2 * c, (1, 2, 2)), _conv3d(2 * c, 2 * c))
-        self.down2 = nn.Sequential(_conv3d(2 * c, 2 * c, (1, 2, 2)), _conv3d(2 * c, 2 * c))
-        self.up2 = nn.Sequential(nn.ConvTranspose3d(2 * c, 2 * c, (3, 4, 4), (1, 2, 2), (1, 1, 1), bias=False),
-                                 nn.BatchNorm3d(2 * c))
-        self.up1 = nn.Sequential(nn.ConvTranspose3d(2 * c, c, (3, 4, 4), (1, 2, 2), (1, 1, 1), bias=False),
-                                 nn.BatchNorm3d(c))
+        self.down1 = nn.Sequential(_conv3d(c, 2 * c, 2), _conv3d(2 * c, 2 * c))
+        self.down2 = nn.Sequential(_conv3d(2 * c, 2 * c, 2), _conv3d(2 * c, 2 * c))
+        self.up2 = _conv3d(2 * c, 2 * c, relu=False)
+        self.up1 = _conv3d(2 * c, c, relu=False)
 
     def forward(self, x: Tensor) -> Tensor:
         d1 = self.down1(x)
         d2 = self.down2(d1)
-        u2 = F.relu(self.up2(d2) + d1)
-        return F.relu(self.up1(u2) + x)
+        u2 = F.relu(self.up2(_upsample_space(d2, d1)) + d1)
+        return F.relu(self.up1(_upsample_space(u2, x)) + x)
 
 
 class AiFDepthNet(FocalStackNet):
@@ -83,14 +96,14 @@ class AiFDepthNet(FocalStackNet):
                                      _conv2d(features, features, 2), *[ResBlock2d(features) for _ in range(blocks)])
         self.to_volume = nn.Sequential(_conv3d(features, volume), _conv3d(volume, volume))
         self.hourglasses = nn.ModuleList(Hourglass3d(volume) for _ in range(hourglasses))
-        self.heads = nn.ModuleList(nn.Sequential(_conv3d(volume, volume), nn.Conv3d(volume, 1, 3, 1, 1))
+        self.heads = nn.ModuleList(nn.Sequential(_conv3d(volume, volume), SliceConv3d(volume, 1, 3))
                                    for _ in range(hourglasses))
 
     def _forward(self, slices: Tensor, positions01: Tensor) -> DepthOutput:
         b, n, c, h, w = slices.shape
         x = slices if c == self.in_channels else slices.expand(b, n, self.in_channels, h, w)
         feats = self.extract(x.reshape(b * n, self.in_channels, h, w))
-        volume = self.to_volume(feats.reshape(b, n, *feats.shape[1:]).transpose(1, 2))  # B, C, N, h, w
+        volume = self.to_volume(feats.reshape(b, n, *feats.shape[1:]).transpose(1, 2).contiguous())  # B, C, N, h, w
         depths, aifs, attention = [], [], None
         for hourglass, head in zip(self.hourglasses, self.heads):
             volume = hourglass(volume)
