@@ -1,15 +1,19 @@
 import torch
 import torch.nn.functional as F
 
-from focalstack.models.layers import SliceConv3d
+from focalstack.models.layers import SliceBatchNorm, SliceConv3d
 
 
 def test_slice_conv3d_equals_conv3d():
     torch.manual_seed(0)
     layer = SliceConv3d(4, 6, 3, stride=2, bias=True)
-    x = torch.randn(2, 4, 5, 9, 12)
-    reference = F.conv3d(x, layer.weight, layer.bias, stride=(1, 2, 2), padding=(1, 1, 1))
-    assert torch.allclose(layer(x), reference, atol=1e-5)
-    single = torch.randn(1, 4, 2, 8, 8)  # two slices: the padding slices matter
-    assert torch.allclose(layer(single), F.conv3d(single, layer.weight, layer.bias, stride=(1, 2, 2),
-                                                  padding=(1, 1, 1)), atol=1e-5)
+    for x in (torch.randn(2, 4, 5, 9, 12), torch.randn(1, 4, 2, 8, 8)):  # B, C, N, H, W; N = 2: padding matters
+        reference = F.conv3d(x, layer.weight, layer.bias, stride=(1, 2, 2), padding=(1, 1, 1))
+        out = layer(x.transpose(1, 2))  # slice-major in, slice-major out
+        assert torch.allclose(out.transpose(1, 2), reference, atol=1e-5)
+
+
+def test_slice_batch_norm_equals_batch_norm_3d():
+    x = torch.randn(2, 5, 4, 6, 7)  # B, N, C, H, W
+    ours, reference = SliceBatchNorm(4).train(), torch.nn.BatchNorm3d(4).train()
+    assert torch.allclose(ours(x).transpose(1, 2), reference(x.transpose(1, 2)), atol=1e-5)

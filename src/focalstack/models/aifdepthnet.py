@@ -9,7 +9,7 @@ heads (``001_5dfa494f03249656.txt`` Eq. 1-3):
 Layout (choices where the project page leaves details open, following the authors' released
 code in spirit): a per-slice 2D feature extractor that downsamples by 4 (strided convolution +
 residual blocks), the slices stacked as a 3D volume (channels x N x H/4 x W/4), a chain of 3D
-hourglasses that downsample only in space (N may be as small as 2), each emitting attention
+hourglasses (slice-major volumes, :mod:`.layers`) that downsample only in space (N may be as small as 2), each emitting attention
 logits that are upsampled to full resolution; every hourglass output is one "scale" for
 multi-scale losses, the last is the prediction.
 """
@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .base import DepthOutput, FocalStackNet
-from .layers import SliceConv3d
+from .layers import SliceBatchNorm, SliceConv3d
 from .registry import register_model
 
 
@@ -31,16 +31,14 @@ def _conv2d(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
 
 def _conv3d(cin: int, cout: int, stride: int = 1, relu: bool = True) -> nn.Sequential:
     """3 x 3 x 3 convolution (stride only in space) + batch norm (+ ReLU)."""
-    layers = [SliceConv3d(cin, cout, 3, stride, bias=False), nn.BatchNorm3d(cout)]
+    layers = [SliceConv3d(cin, cout, 3, stride, bias=False), SliceBatchNorm(cout)]
     return nn.Sequential(*layers, nn.ReLU(inplace=True)) if relu else nn.Sequential(*layers)
 
 
 def _upsample_space(x: Tensor, like: Tensor) -> Tensor:
-    """Bilinear upsampling of B x C x N x h x w to ``like``'s spatial size, slice by slice."""
-    b, c, n = x.shape[:3]
-    planes = x.transpose(1, 2).reshape(b * n, c, *x.shape[-2:])
-    up = F.interpolate(planes, size=like.shape[-2:], mode="bilinear", align_corners=False)
-    return up.reshape(b, n, c, *like.shape[-2:]).transpose(1, 2)
+    """Bilinear upsampling of a slice-major B x N x C x h x w volume to ``like``'s spatial size."""
+    up = F.interpolate(x.flatten(0, 1), size=like.shape[-2:], mode="bilinear", align_corners=False)
+    return up.reshape(*x.shape[:3], *like.shape[-2:])
 
 
 class ResBlock2d(nn.Module):
@@ -103,11 +101,11 @@ class AiFDepthNet(FocalStackNet):
         b, n, c, h, w = slices.shape
         x = slices if c == self.in_channels else slices.expand(b, n, self.in_channels, h, w)
         feats = self.extract(x.reshape(b * n, self.in_channels, h, w))
-        volume = self.to_volume(feats.reshape(b, n, *feats.shape[1:]).transpose(1, 2).contiguous())  # B, C, N, h, w
+        volume = self.to_volume(feats.reshape(b, n, *feats.shape[1:]))  # slice-major B, N, C, h, w
         depths, aifs, attention = [], [], None
         for hourglass, head in zip(self.hourglasses, self.heads):
             volume = hourglass(volume)
-            logits = head(volume)[:, 0]  # B, N, h/4, w/4
+            logits = head(volume)[:, :, 0]  # B, N, h/4, w/4
             attention = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)
             depth_weights = F.softplus(attention)
             depth_weights = depth_weights / depth_weights.sum(dim=1, keepdim=True).clamp_min(1e-8)  # Eq. 1

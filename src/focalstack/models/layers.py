@@ -1,8 +1,8 @@
 """Layers shared by the architectures.
 
-:class:`SliceConv3d` is a 3D convolution over (slices, height, width) with a kernel of 3 along
-the slice axis, computed as one 2D convolution over each slice and its two neighbours stacked
-as channels. It is numerically the same as ``nn.Conv3d(cin, cout, (3, k, k), (1, s, s),
+Volumes are kept **slice-major**, B x N x C x H x W. :class:`SliceConv3d` is a 3D convolution
+over (slices, height, width) with a kernel of 3 along the slice axis, computed as one 2D
+convolution over each slice and its two neighbours stacked as channels. It is numerically the same as ``nn.Conv3d(cin, cout, (3, k, k), (1, s, s),
 (1, k // 2, k // 2))`` but runs through the fast 2D convolution kernels: PyTorch's CPU build
 falls back to a slow reference implementation for ``Conv3d`` (measured here: 16 -> 16 channels
 on 5 x 64 x 64, 72 ms as Conv3d vs a few ms as 2D).
@@ -18,9 +18,12 @@ from torch import Tensor, nn
 
 
 class SliceConv3d(nn.Module):
-    """3 x k x k convolution over B x C x N x H x W, stride 1 over slices and ``stride`` in space.
+    """3 x k x k convolution over a **slice-major** volume B x N x C x H x W.
 
-    Zero padding along the slice axis (as ``Conv3d`` with padding 1), ``k // 2`` in space.
+    Stride 1 over slices and ``stride`` in space; zero padding along the slice axis (as
+    ``Conv3d`` with padding 1), ``k // 2`` in space. Keeping the slices ahead of the channels
+    lets consecutive layers run without transposes: the slice-neighbour stacking is one
+    concatenation and the convolution one ``conv2d`` over B x N planes.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1,
@@ -32,10 +35,16 @@ class SliceConv3d(nn.Module):
         nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))  # Conv3d's default initialisation
 
     def forward(self, x: Tensor) -> Tensor:
-        b, c, n, h, w = x.shape
-        padded = F.pad(x, (0, 0, 0, 0, 1, 1))  # one empty slice before and after
-        neighbours = torch.cat([padded[:, :, t : t + n] for t in range(3)], dim=1)  # B, 3C, N, H, W
-        planes = neighbours.transpose(1, 2).reshape(b * n, 3 * c, h, w)
+        b, n, c, h, w = x.shape
+        padded = F.pad(x, (0, 0, 0, 0, 0, 0, 1, 1))  # one empty slice before and after
+        neighbours = torch.cat([padded[:, t : t + n] for t in range(3)], dim=2)  # B, N, 3C, H, W
         weight = self.weight.transpose(1, 2).reshape(self.weight.shape[0], 3 * c, *self.weight.shape[-2:])
-        out = F.conv2d(planes, weight, self.bias, self.stride, self.padding)
-        return out.reshape(b, n, -1, *out.shape[-2:]).transpose(1, 2).contiguous()
+        out = F.conv2d(neighbours.reshape(b * n, 3 * c, h, w), weight, self.bias, self.stride, self.padding)
+        return out.reshape(b, n, *out.shape[1:])
+
+
+class SliceBatchNorm(nn.BatchNorm2d):
+    """Batch norm of a slice-major volume B x N x C x H x W (statistics over B, N, H, W)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return super().forward(x.flatten(0, 1)).reshape(x.shape)
