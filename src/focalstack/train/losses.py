@@ -1,0 +1,134 @@
+"""Training losses of the three supervision regimes, built on :mod:`focalstack.optics`.
+
+- :func:`depth_loss`: depth supervision over the model's scales, weights 0.3, 0.5, 0.7, 1.0
+  (``002_ac68fe622fd51a49.txt`` Eq. 3: L2; L1 as in ``000``), on valid pixels.
+- :func:`aif_loss`: all-in-focus supervision (``001_5dfa494f03249656.txt`` Eq. 4-6): per scale,
+  L1 to the true all-in-focus image + 0.002 x edge-aware smoothness of the depth with a = 150.
+- :func:`self_supervised_loss`: fully self-supervised (``003_c13972046b5f2f80.txt``): every
+  input slice is re-rendered from the predicted depth and all-in-focus image through the
+  thin-lens renderer with the stack's camera, and compared with the input (SSIM + L1); plus the
+  terms that make it converge: the all-in-focus image is pulled towards a coarse all-in-focus
+  image fused from the sharpest slices, and depth is smooth where the image is.
+
+All take B x ... tensors and return a scalar tensor; none re-implements optics.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..optics.render import render_focal_stack
+
+SCALE_WEIGHTS = (0.3, 0.5, 0.7, 1.0)
+
+
+def _scale_weights(count: int) -> tuple[float, ...]:
+    """The paper's weights for four scales; for fewer scales the last ``count`` of them."""
+    return SCALE_WEIGHTS[-count:] if count <= len(SCALE_WEIGHTS) else (1.0,) * count
+
+
+def depth_loss(depth_scales: list[Tensor], target: Tensor, valid: Tensor | None = None, *, norm: str = "l2") -> Tensor:
+    """Weighted sum over scales of the mean L2 (or L1) depth error on valid pixels (002 Eq. 3).
+
+    Args:
+        depth_scales: per-scale predictions, coarse to fine, each B x 1 x H x W.
+        target: B x 1 x H x W ground truth in the same unit.
+        valid: B x 1 x H x W bool; default every pixel.
+        norm: ``"l2"`` (squared error) or ``"l1"``.
+    """
+    valid = torch.ones_like(target, dtype=torch.bool) if valid is None else valid
+    total = target.new_zeros(())
+    for weight, depth in zip(_scale_weights(len(depth_scales)), depth_scales):
+        error = (depth - target)[valid]
+        total = total + weight * (error.square().mean() if norm == "l2" else error.abs().mean())
+    return total
+
+
+def edge_aware_smoothness(depth: Tensor, image: Tensor, *, a: float = 150.0) -> Tensor:
+    """mean exp(-a sum_c |dI/dx|) |dD/dx| + exp(-a sum_c |dI/dy|) |dD/dy| (001 Eq. 6)."""
+    dx_d = (depth[..., :, 1:] - depth[..., :, :-1]).abs()
+    dy_d = (depth[..., 1:, :] - depth[..., :-1, :]).abs()
+    dx_i = (image[..., :, 1:] - image[..., :, :-1]).abs().sum(dim=1, keepdim=True)
+    dy_i = (image[..., 1:, :] - image[..., :-1, :]).abs().sum(dim=1, keepdim=True)
+    return (torch.exp(-a * dx_i) * dx_d).mean() + (torch.exp(-a * dy_i) * dy_d).mean()
+
+
+def aif_loss(aif_scales: list[Tensor], depth_scales: list[Tensor], target_aif: Tensor, *,
+             smoothness: float = 0.002, a: float = 150.0) -> Tensor:
+    """sum_i w_i (||AiF_i - AiF_gt||_1 + 0.002 L_smooth(D_i, AiF_i)) (001 Eq. 4-6)."""
+    total = target_aif.new_zeros(())
+    for weight, aif, depth in zip(_scale_weights(len(aif_scales)), aif_scales, depth_scales):
+        total = total + weight * ((aif - target_aif).abs().mean() + smoothness * edge_aware_smoothness(depth, aif, a=a))
+    return total
+
+
+def ssim(x: Tensor, y: Tensor, *, window: int = 7) -> Tensor:
+    """Mean structural similarity of images in [0, 1] (uniform window), differentiable."""
+    c1, c2 = 0.01**2, 0.03**2
+    pad = window // 2
+
+    def blur(t: Tensor) -> Tensor:
+        return F.avg_pool2d(F.pad(t, (pad,) * 4, mode="reflect"), window, 1)
+
+    mx, my = blur(x), blur(y)
+    vx, vy, cxy = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my
+    return (((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))).mean()
+
+
+def reconstruction_error(rendered: Tensor, observed: Tensor, *, ssim_weight: float = 0.85) -> Tensor:
+    """The usual photometric error: w (1 - SSIM) / 2 + (1 - w) L1, over B x N x C x H x W stacks."""
+    flat_r, flat_o = rendered.flatten(0, 1), observed.flatten(0, 1)
+    return ssim_weight * (1 - ssim(flat_r, flat_o)) / 2 + (1 - ssim_weight) * (flat_r - flat_o).abs().mean()
+
+
+def coarse_all_in_focus(slices: Tensor, *, power: float = 8.0) -> Tensor:
+    """A rough all-in-focus image from a stack (B x N x C x H x W): per-pixel blend of the slices
+    weighted by local sharpness^power (Laplacian energy), without gradients."""
+    with torch.no_grad():
+        gray = slices.mean(dim=2, keepdim=True).flatten(0, 1)
+        kernel = torch.tensor([[0.0, 1, 0], [1, -4, 1], [0, 1, 0]], dtype=slices.dtype, device=slices.device)
+        lap = F.conv2d(F.pad(gray, (1, 1, 1, 1), mode="reflect"), kernel[None, None]).abs()
+        energy = F.avg_pool2d(F.pad(lap, (3, 3, 3, 3), mode="reflect"), 7, 1).reshape(*slices.shape[:2], 1,
+                                                                                       *slices.shape[-2:])
+        weights = torch.softmax(power * torch.log(energy + 1e-6), dim=1)
+        return (weights * slices).sum(dim=1)
+
+
+def self_supervised_loss(
+    depth_m: Tensor,
+    aif: Tensor,
+    slices: Tensor,
+    focus_distances_m: Tensor,
+    *,
+    focal_length_mm,
+    f_number,
+    pixel_pitch_um,
+    coarse_aif_weight: float = 0.1,
+    smoothness: float = 0.002,
+    method: str = "per_pixel",
+) -> tuple[Tensor, dict[str, float]]:
+    """Re-render the input stack from the prediction and compare (003).
+
+    Args:
+        depth_m: B x 1 x H x W predicted depth in metres.
+        aif: B x C x H x W predicted all-in-focus image in [0, 1].
+        slices: B x N x C x H x W the input stack.
+        focus_distances_m: B x N focus distances in metres.
+        focal_length_mm, f_number, pixel_pitch_um: the stack's camera (floats or B tensors).
+        coarse_aif_weight: weight of the L1 pull of ``aif`` towards :func:`coarse_all_in_focus`.
+        smoothness: weight of the edge-aware smoothness of inverse depth.
+        method: renderer (``per_pixel`` is the fast one).
+
+    Returns:
+        (loss, parts) with the value of each term for logging.
+    """
+    rendered = render_focal_stack(aif, depth_m, focus_distances_m, focal_length_mm=focal_length_mm,
+                                  f_number=f_number, pixel_pitch_um=pixel_pitch_um, method=method)
+    reconstruction = reconstruction_error(rendered, slices)
+    coarse = (aif - coarse_all_in_focus(slices)).abs().mean()
+    smooth = edge_aware_smoothness(1.0 / depth_m, aif)
+    loss = reconstruction + coarse_aif_weight * coarse + smoothness * smooth
+    parts = {"reconstruction": reconstruction, "coarse_aif": coarse, "smoothness": smooth}
+    return loss, {k: float(v.detach()) for k, v in parts.items()}

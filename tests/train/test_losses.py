@@ -1,0 +1,91 @@
+"""Losses on known inputs: zero for a perfect prediction, gradients in the right direction."""
+
+import pytest
+import torch
+
+from focalstack.optics.render import render_focal_stack
+from focalstack.train.losses import (
+    aif_loss,
+    coarse_all_in_focus,
+    depth_loss,
+    edge_aware_smoothness,
+    self_supervised_loss,
+    ssim,
+)
+
+LENS = dict(focal_length_mm=4.4, f_number=1.8, pixel_pitch_um=5.6)
+
+
+def test_depth_loss_weights_and_zero():
+    target = torch.rand(2, 1, 8, 8)
+    assert depth_loss([target] * 4, target) == 0
+    off = [target + 1.0] * 4
+    assert depth_loss(off, target) == pytest.approx(0.3 + 0.5 + 0.7 + 1.0)
+    assert depth_loss([target + 2.0], target, norm="l1") == pytest.approx(2.0)  # one scale: weight 1
+    valid = torch.zeros_like(target, dtype=torch.bool)
+    valid[..., :4] = True
+    partly = target.clone()
+    partly[..., 4:] += 100  # invalid pixels do not count
+    assert depth_loss([partly], target, valid) == 0
+
+
+def test_depth_loss_gradient_points_to_the_target():
+    target = torch.zeros(1, 1, 4, 4)
+    pred = torch.full((1, 1, 4, 4), 0.5, requires_grad=True)
+    depth_loss([pred], target).backward()
+    assert (pred.grad > 0).all()
+
+
+def test_smoothness_is_edge_aware():
+    depth = torch.zeros(1, 1, 8, 8)
+    depth[..., 4:] = 1.0  # a depth step
+    flat = torch.zeros(1, 3, 8, 8)
+    edge = flat.clone()
+    edge[..., 4:] = 1.0  # an image edge at the same place
+    assert edge_aware_smoothness(depth, flat) > 100 * edge_aware_smoothness(depth, edge)
+    assert edge_aware_smoothness(torch.ones(1, 1, 8, 8), flat) == 0
+
+
+def test_aif_loss_zero_for_perfect_prediction_and_smooth_depth():
+    aif = torch.rand(1, 3, 8, 8)
+    depth = torch.ones(1, 1, 8, 8)
+    assert aif_loss([aif] * 4, [depth] * 4, aif) == 0
+    assert aif_loss([aif + 0.1] * 4, [depth] * 4, aif) == pytest.approx(0.1 * 2.5, rel=1e-5)
+
+
+def test_ssim_identity_and_range():
+    x = torch.rand(2, 3, 16, 16)
+    assert ssim(x, x) == pytest.approx(1.0, abs=1e-5)
+    assert ssim(x, torch.rand(2, 3, 16, 16)) < 0.5
+
+
+def _scene():
+    g = torch.Generator().manual_seed(0)
+    aif = torch.rand(1, 3, 32, 32, generator=g)
+    depth = torch.full((1, 1, 32, 32), 0.3)
+    depth[..., 16:] = 0.6
+    focus = torch.tensor([[0.2, 0.3, 0.45, 0.6, 1.0]])
+    slices = render_focal_stack(aif, depth, focus, **LENS)
+    return aif, depth, focus, slices
+
+
+def test_self_supervised_reconstruction_is_zero_for_the_truth():
+    aif, depth, focus, slices = _scene()
+    loss, parts = self_supervised_loss(depth, aif, slices, focus, coarse_aif_weight=0.0, smoothness=0.0, **LENS)
+    assert parts["reconstruction"] < 1e-6 and float(loss) < 1e-6
+
+
+def test_self_supervised_gradient_moves_depth_towards_the_truth():
+    aif, depth, focus, slices = _scene()
+    guess = torch.full_like(depth, 0.45).requires_grad_()
+    loss, _ = self_supervised_loss(guess, aif, slices, focus, coarse_aif_weight=0.0, smoothness=0.0, **LENS)
+    loss.backward()
+    grad = guess.grad[0, 0]
+    # descending the gradient moves the near half (truth 0.3) nearer and the far half (0.6) farther
+    assert grad[4:-4, 4:12].mean() > 0 and grad[4:-4, 20:28].mean() < 0
+
+
+def test_coarse_all_in_focus_prefers_sharp_slices():
+    aif, depth, focus, slices = _scene()
+    coarse = coarse_all_in_focus(slices)
+    assert (coarse - aif).abs().mean() < min((s - aif).abs().mean() for s in slices[0])
