@@ -68,7 +68,8 @@ def main() -> None:
     from focalstack.models import list_models, model_entry
 
     names = args.models or list_models()
-    print(f"# bench_models: {args.threads} threads, batch 1, float32, no_grad, median of {args.repeat} after 2 warm-ups")
+    print(f"# bench_models: {args.threads} threads, batch 1, float32, no_grad, "
+          f"median of {args.repeat} after 2 warm-ups")
     print("| model | params (M) | 5 x 256x256 s | 10 x 512x512 s | peak MB (10 x 512x512) | reference | ref params (M) "
           "| ref 5 x 256 s | ref 10 x 512 s |")
     print("|---|---:|---:|---:|---:|---|---:|---:|---:|")

@@ -91,7 +91,8 @@ def depth(
     try:
         _check_not_input(out, stack_dir)
         check_output_dir(out, overwrite=overwrite)
-        run = _depth_method(method, weights, ClassicalConfig(focus_measure=method if method in FOCUS_MEASURES else "sml",
+        measure = method if method in FOCUS_MEASURES else "sml"
+        run = _depth_method(method, weights, ClassicalConfig(focus_measure=measure,
                                                     window=window, peak_fit=peak_fit.value, fusion=fusion.value,
                                                     refine=refine.value, refine_radius=refine_radius))
         stack = _open_stack(stack_dir, focus_positions, unit.value if unit else None, scale, max_megapixels)

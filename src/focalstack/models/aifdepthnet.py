@@ -9,9 +9,9 @@ heads (``001_5dfa494f03249656.txt`` Eq. 1-3):
 Layout (choices where the project page leaves details open, following the authors' released
 code in spirit): a per-slice 2D feature extractor that downsamples by 4 (strided convolution +
 residual blocks), the slices stacked as a 3D volume (channels x N x H/4 x W/4), a chain of 3D
-hourglasses (slice-major volumes, :mod:`.layers`) that downsample only in space (N may be as small as 2), each emitting attention
-logits that are upsampled to full resolution; every hourglass output is one "scale" for
-multi-scale losses, the last is the prediction.
+hourglasses (slice-major volumes, :mod:`.layers`) that downsample only in space (N may be as
+small as 2), each emitting attention logits that are upsampled to full resolution; every
+hourglass output is one "scale" for multi-scale losses, the last is the prediction.
 """
 
 from __future__ import annotations

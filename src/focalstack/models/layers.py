@@ -2,10 +2,11 @@
 
 Volumes are kept **slice-major**, B x N x C x H x W. :class:`SliceConv3d` is a 3D convolution
 over (slices, height, width) with a kernel of 3 along the slice axis, computed as one 2D
-convolution over each slice and its two neighbours stacked as channels. It is numerically the same as ``nn.Conv3d(cin, cout, (3, k, k), (1, s, s),
-(1, k // 2, k // 2))`` but runs through the fast 2D convolution kernels: PyTorch's CPU build
-falls back to a slow reference implementation for ``Conv3d`` (measured here: 16 -> 16 channels
-on 5 x 64 x 64, 72 ms as Conv3d vs a few ms as 2D).
+convolution over each slice and its two neighbours stacked as channels. It is numerically the
+same as ``nn.Conv3d(cin, cout, (3, k, k), (1, s, s), (1, k // 2, k // 2))`` but runs through
+the fast 2D convolution kernels: PyTorch's CPU build falls back to a slow reference
+implementation for ``Conv3d`` in many shapes (measured here: 16 -> 16 channels on 5 x 64 x 64,
+72 ms as Conv3d vs a few ms as 2D).
 """
 
 from __future__ import annotations
