@@ -31,6 +31,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from _util import rss_mb
 
 
 def render_jpeg_stack(folder: Path, n: int, width: int, height: int, seed: int = 0) -> None:
@@ -49,20 +50,12 @@ def render_jpeg_stack(folder: Path, n: int, width: int, height: int, seed: int =
     (folder / "stack.json").write_text(json.dumps({"focus_positions": list(np.linspace(0.3, 3.0, n)), "unit": "m"}))
 
 
-def _rss_mb() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def child(folder: str, mode: str, repeat: int, fusion: str, refine: str) -> dict:
     """Runs inside a fresh process; prints one JSON line."""
     from focalstack import FocalStack, depth_from_focus, read_stack
     from focalstack.io.images import read_image
 
-    baseline = _rss_mb()
+    baseline = rss_mb()
     stack = read_stack(folder)
     if mode == "stream":
         start = time.perf_counter()

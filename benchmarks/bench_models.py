@@ -19,20 +19,14 @@ import resource
 import subprocess
 import sys
 
+from _util import rss_mb
+
 REFERENCE = {  # seconds for 5 x 256x256 / 10 x 512x512, parameters (millions)
     "aifdepthnet": ("AiFDepthNet", 16.5, 0.73, 3.70),
     "dffwild": ("DfF in the Wild depth network", 4.04, 0.90, 3.15),
     "daifnet": ("DAIF-Net", 1.96, 0.12, 1.11),
 }
 SIZES = ((5, 256), (10, 512))
-
-
-def _rss_mb() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def child(name: str, n: int, size: int, threads: int, repeat: int) -> dict:
@@ -46,7 +40,7 @@ def child(name: str, n: int, size: int, threads: int, repeat: int) -> dict:
     model = create_model(name).eval()
     slices = torch.rand(1, n, 3, size, size)
     positions = torch.linspace(0.1, 1.0, n)[None]
-    baseline = _rss_mb()
+    baseline = rss_mb()
     with torch.no_grad():
         timing = time_call(lambda: model(slices, positions), warmup=2, repeat=repeat)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
