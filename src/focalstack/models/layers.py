@@ -23,8 +23,8 @@ class SliceConv3d(nn.Module):
 
     Stride 1 over slices and ``stride`` in space; zero padding along the slice axis (as
     ``Conv3d`` with padding 1), ``k // 2`` in space. Keeping the slices ahead of the channels
-    lets consecutive layers run without transposes: the slice-neighbour stacking is one
-    concatenation and the convolution one ``conv2d`` over B x N planes.
+    lets consecutive layers run without transposes: each of the three slice offsets is one
+    ``conv2d`` over the B x N planes, and the results are added with a shift of one slice.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1,
@@ -37,11 +37,15 @@ class SliceConv3d(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         b, n, c, h, w = x.shape
-        padded = F.pad(x, (0, 0, 0, 0, 0, 0, 1, 1))  # one empty slice before and after
-        neighbours = torch.cat([padded[:, t : t + n] for t in range(3)], dim=2)  # B, N, 3C, H, W
-        weight = self.weight.transpose(1, 2).reshape(self.weight.shape[0], 3 * c, *self.weight.shape[-2:])
-        out = F.conv2d(neighbours.reshape(b * n, 3 * c, h, w), weight, self.bias, self.stride, self.padding)
-        return out.reshape(b, n, *out.shape[1:])
+        planes = x.reshape(b * n, c, h, w)
+        # one 2D convolution per slice offset t (weights [:, :, t]); slice k receives offset t from slice k + t - 1
+        taps = [F.conv2d(planes, self.weight[:, :, t], None, self.stride, self.padding) for t in range(3)]
+        taps = [tap.reshape(b, n, *tap.shape[1:]) for tap in taps]
+        out = taps[1].clone() if self.bias is None else taps[1] + self.bias[:, None, None]
+        if n > 1:
+            out[:, 1:] += taps[0][:, :-1]
+            out[:, :-1] += taps[2][:, 1:]
+        return out
 
 
 class SliceBatchNorm(nn.BatchNorm2d):
