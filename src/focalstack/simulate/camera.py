@@ -224,11 +224,13 @@ def simulate_stack(
     camera = profile.camera()
     rendered = _render(scene, true_focus, camera, renderer, psf)
     warps = _warps(true_s, profile, effects, rng, (h, w))
-    slices = np.stack([_record(img, warp, profile, effects, rng) for img, warp in zip(rendered, warps)])
+    shading = _vignette((h, w), profile.vignetting)[..., None] if effects.vignetting and profile.vignetting > 0 \
+        else None
+    slices = np.stack([_record(img, warp, shading, profile, effects, rng) for img, warp in zip(rendered, warps)])
     valid = scene.valid if scene.valid is not None else np.ones((h, w), bool)
     aif = scene.image.astype(np.float32)
-    if effects.vignetting and profile.vignetting > 0:  # the all-in-focus photo this camera would take
-        aif = aif * _vignette((h, w), profile.vignetting)[..., None]
+    if shading is not None:  # the all-in-focus photo this camera would take
+        aif = aif * shading
     return SimulatedStack(slices=slices, focus_distances_m=nominal, true_focus_distances_m=true_focus,
                           depth_m=scene.depth_m.astype(np.float32), all_in_focus=aif,
                           warps=warps, camera=camera, valid=valid, profile=profile.name,
@@ -268,13 +270,14 @@ def _warps(true_s: np.ndarray, profile: CameraProfile, effects: CameraEffects, r
     return warps
 
 
-def _record(image: np.ndarray, warp: np.ndarray, profile: CameraProfile, effects: CameraEffects, rng) -> np.ndarray:
-    """What the sensor and the camera's processing make of one rendered slice."""
+def _record(image: np.ndarray, warp: np.ndarray, shading: np.ndarray | None, profile: CameraProfile,
+            effects: CameraEffects, rng) -> np.ndarray:
+    """What the sensor and the camera's processing make of one rendered slice (``shading``: vignetting)."""
     h, w = image.shape[:2]
     if not np.allclose(warp, [[1, 0, 0], [0, 1, 0]]):
         image = cv2.warpAffine(image, warp, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
-    if effects.vignetting and profile.vignetting > 0:
-        image = image * _vignette((h, w), profile.vignetting)[..., None]
+    if shading is not None:
+        image = image * shading
     if effects.noise and (profile.shot_noise > 0 or profile.read_noise > 0):
         std = np.sqrt(np.clip(image, 0, 1) * profile.shot_noise + profile.read_noise**2)
         image = image + rng.standard_normal(image.shape).astype(np.float32) * std

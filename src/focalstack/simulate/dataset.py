@@ -40,6 +40,7 @@ from torch.utils.data import Dataset
 from .. import __version__
 from ..errors import InputError
 from ..io.images import read_image, write_image
+from ..stack import Camera
 from .camera import PROFILES, CameraEffects, SimulatedStack, simulate_stack
 from .scenes import Scene, load_rgbd, procedural_scene
 
@@ -149,8 +150,6 @@ def read_simulated(folder: str | Path) -> SimulatedStack:
         aif = read_image(folder / "aif.png")
     except (OSError, KeyError, ValueError) as exc:
         raise InputError(f"{folder} is not a simulated stack folder: {exc}") from None
-    from ..stack import Camera
-
     return SimulatedStack(slices=slices, focus_distances_m=np.asarray(meta["focus_positions"]),
                           true_focus_distances_m=np.asarray(meta["true_focus_distances_m"]), depth_m=depth,
                           all_in_focus=aif, warps=np.asarray(meta["warps"]), camera=Camera(**meta["camera"]),
