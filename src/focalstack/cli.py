@@ -75,6 +75,10 @@ def depth(
     window: int = typer.Option(9, "--window", "-w", help="Odd side in pixels of the focus-measure window."),
     weights: Path = typer.Option(None, "--weights", help="Weights file (safetensors) for a model --method, instead "
                                  "of its released weights."),
+    tto: int = typer.Option(0, "--tto", metavar="STEPS", help="Test-time optimisation: fine-tune a copy of the model "
+                            "on this stack for STEPS steps with the self-supervised re-rendering loss before "
+                            "predicting (models only; needs the camera block of stack.json)."),
+    tto_lr: float = typer.Option(1e-4, "--tto-lr", help="Learning rate of --tto (Adam)."),
     peak_fit: PeakFit = typer.Option("gaussian",
                                  help="Sub-slice peak fit of the focus curve (in inverse depth)."),
     fusion: Fusion = typer.Option("soft",
@@ -94,9 +98,10 @@ def depth(
         measure = method if method in FOCUS_MEASURES else "sml"
         run = _depth_method(method, weights, ClassicalConfig(focus_measure=measure,
                                                     window=window, peak_fit=peak_fit.value, fusion=fusion.value,
-                                                    refine=refine.value, refine_radius=refine_radius))
+                                                    refine=refine.value, refine_radius=refine_radius),
+                           tto=tto, tto_lr=tto_lr, scale=scale)
         stack = _open_stack(stack_dir, focus_positions, unit.value if unit else None, scale, max_megapixels)
-        with _LazyProgress(disabled=quiet) as progress:
+        with _LazyProgress(disabled=quiet, label="TTO steps" if tto else "slices") as progress:
             result = run(stack, progress)
         metadata = {"version": __version__, "input": str(stack_dir), "files": stack.names,
                     "camera": stack.camera.to_dict() if stack.camera else None, "scale": scale}
@@ -108,11 +113,23 @@ def depth(
         h, w = stack.shape
         typer.echo(f"wrote {out}: {len(stack)} slices {w}x{h}, depth {lo:.4g}..{hi:.4g} {result.unit}, "
                    f"{result.timings['total']:.2f} s", err=True)
+        if "tto" in result.parameters:
+            report = result.parameters["tto"]
+            typer.echo(f"test-time optimisation: {report['steps']} steps, self-supervised loss "
+                       f"{report['loss_before']:.4g} -> {report['loss_after']:.4g}, {report['seconds']:.2f} s",
+                       err=True)
 
 
-def _depth_method(method: str, weights: Path | None, config: ClassicalConfig):
-    """``run(stack, progress) -> DepthResult`` for a focus measure or a registered, trained model."""
+def _depth_method(method: str, weights: Path | None, config: ClassicalConfig, *, tto: int = 0, tto_lr: float = 1e-4,
+                  scale: float = 1.0):
+    """``run(stack, progress) -> DepthResult`` for a focus measure or a registered, trained model
+    (fine-tuned on the stack first for ``tto`` > 0 steps)."""
+    if tto < 0 or not tto_lr > 0:
+        raise InputError(f"--tto must be >= 0 steps and --tto-lr > 0, got {tto} and {tto_lr}")
     if method in FOCUS_MEASURES:
+        if tto:
+            raise InputError(f"--tto fine-tunes a trained model; {method!r} is a classical focus measure "
+                             "(use --method with a model, see `focalstack models`)")
         return lambda stack, progress: depth_from_focus(stack, config, progress=progress)
     from .models import create_model, list_models
 
@@ -123,12 +140,26 @@ def _depth_method(method: str, weights: Path | None, config: ClassicalConfig):
 
     def run(stack, progress):
         start = time.perf_counter()
-        result = model.predict(stack)
+        tuned, report = _test_time_optimize(model, stack, tto, tto_lr, scale, progress) if tto else (model, None)
+        result = tuned.predict(stack)
         result.timings["total"] = time.perf_counter() - start
         result.method, result.parameters = method, dict(model.model_config)
+        if report is not None:
+            result.timings["tto"] = report.seconds
+            result.parameters["tto"] = {**report.to_dict(), "lr": tto_lr}
         return result
 
     return run
+
+
+def _test_time_optimize(model, stack, steps: int, lr: float, scale: float, progress):
+    """:func:`~focalstack.train.tto.test_time_optimize`; the camera's pixel pitch is that of the
+    full-size photo, so it grows by 1 / ``scale`` when the slices were downscaled."""
+    from .train.tto import test_time_optimize
+
+    camera = stack.camera
+    pitch = camera.pixel_pitch_um / scale if camera is not None and camera.pixel_pitch_um else None
+    return test_time_optimize(model, stack, steps, lr=lr, pixel_pitch_um=pitch, progress=progress)
 
 
 @app.command()
