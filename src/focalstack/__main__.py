@@ -1,4 +1,4 @@
-"""``python -m focalstack`` runs the command line."""
+"""``python -m focalstack`` (also ``torchrun -m focalstack train CONFIG.yaml``)."""
 
 import sys
 

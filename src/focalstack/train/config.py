@@ -1,0 +1,270 @@
+"""Typed training configuration: nested dataclasses that round-trip through YAML.
+
+A run is fully described by one :class:`TrainConfig`; ``focalstack train CONFIG.yaml`` reads it,
+and the trainer writes it back beside every checkpoint (``RUN/config.yaml``), so a run folder
+always says how its weights were made. Unknown keys and wrong types are refused with an
+:class:`~focalstack.errors.InputError` naming the key.
+
+Example (every key optional except ``model``, ``regime`` and the data)::
+
+    model: aifdepthnet_light
+    regime: depth            # depth | aif | self
+    steps: 20000
+    batch_size: 8
+    data:
+      folders: [data/phone-real, data/microscope-real]
+      crop: 128
+      min_slices: 2
+      max_slices: 8
+    optim: {name: adam, lr: 1.0e-3, betas: [0.9, 0.99], schedule: cosine, clip_grad: 1.0}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import yaml
+
+from ..errors import InputError
+from ..io.atomic import atomic_file
+
+REGIMES = ("depth", "aif", "self")
+
+
+@dataclass
+class AugmentConfig:
+    """Random augmentation of each training stack (the same for every slice of a stack).
+
+    Attributes:
+        flips: random horizontal and vertical flips.
+        rot90: random 90-degree rotations (square crops only).
+        brightness: gain drawn from [1 - b, 1 + b].
+        contrast: contrast about the mean drawn from [1 - c, 1 + c].
+        gamma: exponent drawn log-uniformly from [1 / (1 + g), 1 + g].
+    """
+
+    flips: bool = True
+    rot90: bool = True
+    brightness: float = 0.2
+    contrast: float = 0.2
+    gamma: float = 0.2
+
+
+@dataclass
+class DataConfig:
+    """Where training stacks come from and how each batch is cut from them.
+
+    Attributes:
+        folders: simulated datasets on disk (``focalstack simulate`` output), used together.
+        simulate: on-the-fly simulation instead, one entry per camera profile, each a mapping of
+            :class:`~focalstack.simulate.dataset.SimulationConfig` fields (``profile``, ``size``,
+            ``slices``, ...); ``num`` sets how many distinct stacks each yields.
+        val_folders: datasets for validation (full images, all slices).
+        val_max: validate on at most this many stacks per folder.
+        crop: side of the square random crop, pixels (0: whole images; they must then agree).
+        min_slices, max_slices: each batch uses a random number of slices in this range (the
+            "Random" scheme of 002 Fig. 12), a random sorted subset of the stack's slices;
+            ``max_slices`` 0 means all of them.
+        workers: data-loading worker processes (0: in the training process).
+        augment: see :class:`AugmentConfig`.
+    """
+
+    folders: list[str] = field(default_factory=list)
+    simulate: list[dict] = field(default_factory=list)
+    val_folders: list[str] = field(default_factory=list)
+    val_max: int = 8
+    crop: int = 128
+    min_slices: int = 2
+    max_slices: int = 0
+    workers: int = 0
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+
+@dataclass
+class OptimConfig:
+    """Optimiser and schedule.
+
+    Attributes:
+        name: ``adam`` or ``adamw``.
+        lr: peak learning rate.
+        betas: Adam betas (0.9, 0.99 as in 002).
+        weight_decay: decoupled for AdamW, L2 for Adam.
+        schedule: ``constant``, ``cosine`` (to ``min_lr_ratio`` x lr) or ``step`` (x0.5 at 60 %, 80 %).
+        warmup_steps: linear warm-up from 0.
+        min_lr_ratio: final learning rate of the cosine schedule, relative.
+        clip_grad: clip the global gradient norm to this (0: off).
+    """
+
+    name: str = "adam"
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.99)
+    weight_decay: float = 0.0
+    schedule: str = "cosine"
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.05
+    clip_grad: float = 1.0
+
+
+@dataclass
+class TrainConfig:
+    """One training run.
+
+    Attributes:
+        model: a registered model name (``focalstack models``).
+        model_overrides: hyperparameters replacing the variant's defaults.
+        init: optional weights (safetensors) or checkpoint to start from.
+        regime: ``depth`` (002 Eq. 3), ``aif`` (001 Eq. 4-6) or ``self`` (003).
+        depth_norm: ``l2`` or ``l1`` for the depth regime.
+        aif_smoothness, aif_a: the all-in-focus regime's smoothness weight and edge sharpness.
+        self_coarse_aif, self_smoothness: the self-supervised regime's auxiliary weights.
+        steps: optimiser steps.
+        batch_size: global batch (split over processes in distributed runs).
+        seed: fixes weights' initialisation, the data order, crops and augmentations.
+        out: run folder (checkpoints, config, logs).
+        checkpoint_every: steps between checkpoints (also one at the end and on interrupt).
+        val_every: steps between validations (0: only at the end).
+        log_every: steps between log lines / TensorBoard points.
+        best_metric: validation metric whose minimum picks ``best.pt``.
+        device: ``auto`` (CUDA if present), ``cpu`` or ``cuda``.
+        amp: mixed precision on CUDA (bfloat16 autocast); ignored on CPU.
+        threads: torch threads per process (0: torch's default).
+    """
+
+    model: str = ""
+    model_overrides: dict = field(default_factory=dict)
+    init: str = ""
+    regime: str = "depth"
+    depth_norm: str = "l2"
+    aif_smoothness: float = 0.002
+    aif_a: float = 150.0
+    self_coarse_aif: float = 0.1
+    self_smoothness: float = 0.002
+    steps: int = 1000
+    batch_size: int = 4
+    seed: int = 0
+    out: str = "runs/run"
+    checkpoint_every: int = 200
+    val_every: int = 500
+    log_every: int = 10
+    best_metric: str = "mse_norm"
+    device: str = "auto"
+    amp: bool = True
+    threads: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not self.model:
+            problems.append("'model' is required (see `focalstack models`)")
+        if self.regime not in REGIMES:
+            problems.append(f"regime must be one of {', '.join(REGIMES)}, not {self.regime!r}")
+        if self.depth_norm not in ("l1", "l2"):
+            problems.append("depth_norm must be l1 or l2")
+        if self.steps < 1 or self.batch_size < 1 or self.checkpoint_every < 1 or self.log_every < 1:
+            problems.append("steps, batch_size, checkpoint_every and log_every must be >= 1")
+        if not (self.data.folders or self.data.simulate):
+            problems.append("data needs 'folders' or 'simulate'")
+        if self.data.min_slices < 2 or (self.data.max_slices and self.data.max_slices < self.data.min_slices):
+            problems.append("data needs 2 <= min_slices <= max_slices (0 = all)")
+        if self.optim.name not in ("adam", "adamw"):
+            problems.append("optim.name must be adam or adamw")
+        if self.optim.schedule not in ("constant", "cosine", "step"):
+            problems.append("optim.schedule must be constant, cosine or step")
+        if self.device not in ("auto", "cpu", "cuda"):
+            problems.append("device must be auto, cpu or cuda")
+        if problems:
+            raise InputError("bad training config: " + "; ".join(problems))
+
+    # ------------------------------------------------------------------ YAML
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["optim"]["betas"] = list(self.optim.betas)
+        return data
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        return _build(cls, data, "")
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> TrainConfig:
+        path = Path(path)
+        try:
+            data = yaml.safe_load(path.read_text())
+        except OSError as exc:
+            raise InputError(f"cannot read training config {path}: {exc.strerror or exc}") from None
+        except yaml.YAMLError as exc:
+            raise InputError(f"{path} is not valid YAML: {exc}") from None
+        if not isinstance(data, dict):
+            raise InputError(f"{path} must hold a mapping of config keys")
+        return cls.from_dict(data)
+
+    def save(self, path: str | Path) -> None:
+        with atomic_file(path) as tmp:
+            tmp.write_text(self.to_yaml())
+
+
+def _build(cls, data: dict, prefix: str):
+    """Build dataclass ``cls`` from a mapping, checking keys and (simple) types."""
+    if not isinstance(data, dict):
+        raise InputError(f"config key {prefix.rstrip('.') or '<root>'} must be a mapping")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - fields)
+    if unknown:
+        raise InputError(f"unknown config key(s) {', '.join(prefix + k for k in unknown)}; "
+                         f"known: {', '.join(sorted(fields))}")
+    kwargs = {}
+    for key, value in data.items():
+        hint = hints[key]
+        name = prefix + key
+        if dataclasses.is_dataclass(hint):
+            kwargs[key] = _build(hint, value or {}, name + ".")
+        else:
+            kwargs[key] = _coerce(hint, value, name)
+    return cls(**kwargs)
+
+
+def _coerce(hint, value, name: str):
+    origin = typing.get_origin(hint) or hint
+    try:
+        if origin is bool:
+            if not isinstance(value, bool):
+                raise TypeError
+            return value
+        if origin is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError
+            return value
+        if origin is float:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError
+            return float(value)
+        if origin is str:
+            if not isinstance(value, str):
+                raise TypeError
+            return value
+        if origin is tuple:
+            return tuple(_coerce(t, v, name) for t, v in zip(typing.get_args(hint), value, strict=True))
+        if origin is list:
+            (inner,) = typing.get_args(hint)
+            if not isinstance(value, list):
+                raise TypeError
+            return [_coerce(inner, v, name) for v in value]
+        if origin is dict:
+            if not isinstance(value, dict):
+                raise TypeError
+            return dict(value)
+    except (TypeError, ValueError):
+        raise InputError(f"config key {name} should be {_describe(hint)}, got {value!r}") from None
+    return value
+
+
+def _describe(hint) -> str:
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")

@@ -1,0 +1,187 @@
+"""Training batches as a pure function of (seed, step): exact resume and identical DDP shards.
+
+:class:`StepBatches` is a map-style dataset indexed by the **optimiser step**: item ``s`` is the
+(collated) batch that step ``s`` trains on, or this process's share of it in a distributed run.
+Which stacks, how many slices, which subset, which crop and which augmentation are all drawn
+from ``numpy.random.default_rng([seed, tag, step, ...])``, so
+
+- resuming at step ``s`` needs no sampler state: the loader simply starts at ``s``;
+- worker processes can build batches in any order;
+- the K processes of a distributed run take disjoint, fixed slices of the same global batch.
+
+The stacks themselves come from simulated datasets on disk or from the simulator on the fly
+(:mod:`focalstack.simulate.dataset`); both yield the same dicts of tensors.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import ConcatDataset, Dataset
+
+from ..errors import InputError
+from ..simulate.dataset import FocalStackFolderDataset, SimulatedDataset, SimulationConfig
+from .config import AugmentConfig, DataConfig
+
+# Tags separating the random streams drawn from the same seed.
+_ORDER, _STEP, _ITEM = 1, 2, 3
+
+
+def open_sources(config: DataConfig) -> Dataset:
+    """All training stacks of ``config`` as one dataset (folders, then on-the-fly simulations)."""
+    parts: list[Dataset] = [FocalStackFolderDataset(folder) for folder in config.folders]
+    for entry in config.simulate:
+        try:
+            parts.append(SimulatedDataset(SimulationConfig.from_json(dict(entry))))
+        except TypeError as exc:
+            raise InputError(f"bad data.simulate entry {entry!r}: {exc}") from None
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        raise InputError("the training data is empty")
+    return parts[0] if len(parts) == 1 else ConcatDataset(parts)
+
+
+def slices_per_stack(source: Dataset) -> int:
+    """The smallest slice count of any stack in ``source`` (from the datasets' metadata)."""
+    parts = source.datasets if isinstance(source, ConcatDataset) else [source]
+    counts = []
+    for part in parts:
+        if isinstance(part, SimulatedDataset):
+            counts.append(part.config.slices)
+        elif isinstance(part, FocalStackFolderDataset):
+            counts.append(int(json.loads((part.root / "dataset.json").read_text())["slices"]))
+        else:
+            counts.append(int(part[0]["slices"].shape[0]))
+    return min(counts)
+
+
+class StepBatches(Dataset):
+    """The batch of every step (see the module docstring).
+
+    Args:
+        source: dataset of stack dicts (``slices`` N x C x H x W, ``focus_positions`` N, ...).
+        config: crop, slice counts and augmentation.
+        batch_size: the global batch.
+        seed: master seed.
+        rank, world_size: this process's share of each global batch.
+    """
+
+    def __init__(self, source: Dataset, config: DataConfig, *, batch_size: int, seed: int,
+                 rank: int = 0, world_size: int = 1) -> None:
+        if batch_size % world_size:
+            raise InputError(f"batch_size {batch_size} is not divisible by the {world_size} processes")
+        self.source, self.config = source, config
+        self.batch_size, self.seed = batch_size, seed
+        self.rank, self.world_size = rank, world_size
+        self._perm: tuple[int, np.ndarray] | None = None
+        # the same for every process, so that all agree on a step's slice count
+        self.slices_available = slices_per_stack(source)
+
+    def __len__(self) -> int:  # indexable by any step; DataLoader uses an explicit sampler
+        return 2**62
+
+    def stack_indices(self, step: int) -> list[int]:
+        """Source indices of the global batch of ``step``: epochs of shuffled permutations."""
+        size = len(self.source)
+        indices = []
+        for g in range(step * self.batch_size, (step + 1) * self.batch_size):
+            epoch, position = divmod(g, size)
+            if self._perm is None or self._perm[0] != epoch:
+                self._perm = (epoch, np.random.default_rng([self.seed, _ORDER, epoch]).permutation(size))
+            indices.append(int(self._perm[1][position]))
+        return indices
+
+    def __getitem__(self, step: int) -> dict[str, torch.Tensor]:
+        indices = self.stack_indices(step)
+        share = self.batch_size // self.world_size
+        mine = range(self.rank * share, (self.rank + 1) * share)
+        items = [self.source[indices[j]] for j in mine]
+        available = self.slices_available
+        rng = np.random.default_rng([self.seed, _STEP, step])
+        high = min(self.config.max_slices or available, available)
+        if high < self.config.min_slices:
+            raise InputError(f"stacks have {available} slices, fewer than data.min_slices = {self.config.min_slices}")
+        count = int(rng.integers(self.config.min_slices, high + 1))
+        out = [self._prepare(item, count, np.random.default_rng([self.seed, _ITEM, step, j]))
+               for item, j in zip(items, mine)]
+        return {key: torch.stack([o[key] for o in out]) for key in out[0]}
+
+    def _prepare(self, item: dict[str, torch.Tensor], count: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        n = item["slices"].shape[0]
+        subset = np.sort(rng.choice(n, size=count, replace=False))
+        slices = item["slices"][torch.from_numpy(subset)].float()
+        if slices.max() > 1.5:  # 8-bit data from a custom source
+            slices = slices / 255.0
+        aif = item["all_in_focus"].float()
+        if aif.max() > 1.5:
+            aif = aif / 255.0
+        depth, valid = item["depth"].float(), item["valid"].bool()
+        spatial = [slices, aif, depth, valid]
+        crop = self.config.crop
+        h, w = slices.shape[-2:]
+        if crop:
+            if crop > min(h, w):
+                raise InputError(f"data.crop = {crop} is larger than a {h} x {w} training stack")
+            top, left = int(rng.integers(0, h - crop + 1)), int(rng.integers(0, w - crop + 1))
+            spatial = [t[..., top:top + crop, left:left + crop] for t in spatial]
+        spatial = _geometric(spatial, self.config.augment, rng)
+        slices, aif, depth, valid = spatial
+        slices, aif = _photometric(slices, aif, self.config.augment, rng)
+        valid = valid & torch.isfinite(depth) & (depth > 0)
+        return {
+            "slices": slices.contiguous(),
+            "focus_positions": item["focus_positions"][torch.from_numpy(subset)].float(),
+            "depth": torch.where(valid, depth, torch.ones_like(depth)).contiguous(),
+            "valid": valid.contiguous(),
+            "all_in_focus": aif.contiguous(),
+            "camera": item["camera"].float(),
+        }
+
+
+def _geometric(tensors: list[torch.Tensor], augment: AugmentConfig, rng: np.random.Generator) -> list[torch.Tensor]:
+    if augment.flips:
+        if rng.random() < 0.5:
+            tensors = [t.flip(-1) for t in tensors]
+        if rng.random() < 0.5:
+            tensors = [t.flip(-2) for t in tensors]
+    if augment.rot90 and tensors[0].shape[-1] == tensors[0].shape[-2]:
+        k = int(rng.integers(0, 4))
+        if k:
+            tensors = [t.rot90(k, dims=(-2, -1)) for t in tensors]
+    return tensors
+
+
+def _photometric(slices: torch.Tensor, aif: torch.Tensor, augment: AugmentConfig,
+                 rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    gain = 1 + augment.brightness * (2 * rng.random() - 1)
+    contrast = 1 + augment.contrast * (2 * rng.random() - 1)
+    gamma = float(np.exp(np.log1p(augment.gamma) * (2 * rng.random() - 1)))
+    if gain == contrast == gamma == 1:
+        return slices, aif
+    mean = float(aif.mean())
+
+    def apply(x: torch.Tensor) -> torch.Tensor:
+        x = x.clamp(0, 1) ** gamma
+        return ((x * gain - mean * gain) * contrast + mean * gain).clamp(0, 1)
+
+    return apply(slices), apply(aif)
+
+
+class ValidationSet:
+    """Whole stacks (all slices, full size) from validation folders, at most ``max_per_folder`` each."""
+
+    def __init__(self, folders: Sequence[str], max_per_folder: int) -> None:
+        self.items = []
+        for folder in folders:
+            dataset = FocalStackFolderDataset(folder)
+            for i in range(min(len(dataset), max_per_folder)):
+                self.items.append(dataset[i])
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self):
+        return iter(self.items)

@@ -1,0 +1,462 @@
+"""The trainer: one loop for the three supervision regimes, single-process or DistributedDataParallel.
+
+``Trainer(config).fit()`` trains ``config.model`` for ``config.steps`` optimiser steps. A run folder
+(``config.out``) holds::
+
+    config.yaml        the run's TrainConfig (also inside every checkpoint)
+    last.pt            the latest checkpoint (every ``checkpoint_every`` steps, at the end, on Ctrl-C/SIGTERM)
+    best.pt            the checkpoint with the lowest validation ``best_metric``
+    metrics.jsonl      one JSON line per log step and per validation (learning curves)
+    tb/                TensorBoard events (when the ``tensorboard`` package is installed)
+
+Checkpoints are written to a temporary file and renamed, so a run killed at any moment leaves
+the previous complete checkpoint. ``resume=True`` restores model, optimiser, scheduler, RNG states
+and the step; since each step's batch is a pure function of (seed, step) (:mod:`.data`), a run
+killed and resumed reaches the same weights as an uninterrupted one.
+
+Distributed: launched by ``torchrun --nproc_per_node=K``, each process trains on its share of
+every global batch under DistributedDataParallel (NCCL on CUDA, gloo on CPU); only rank 0 logs,
+validates and writes checkpoints. Mixed precision (bfloat16 autocast) is used on CUDA when
+``amp`` is set.
+
+Units: the networks see focus positions in diopters (the blur coordinate of metres) rescaled to
+[0, 1] per stack (:mod:`focalstack.models.base`). The depth losses compare prediction and ground
+truth in that normalised inverse-depth coordinate, which makes one loss fit a phone and a
+microscope; ground truth outside the batch's focus range is clamped to its ends (the network's
+output cannot leave the range).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import signal
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+from torch.utils.data import DataLoader
+
+from ..errors import InputError
+from ..eval.metrics import average_metrics, depth_metrics
+from ..io.atomic import atomic_file
+from ..models.base import DepthOutput
+from ..models.registry import create_model
+from ..models.weights import load_weights, save_weights
+from .config import TrainConfig
+from .data import StepBatches, ValidationSet, open_sources
+from .losses import aif_loss, depth_loss, self_supervised_loss
+
+CHECKPOINT_FORMAT = "focalstack-train-v1"
+# config keys that may differ between a run and its resumption
+_RESUMABLE_CHANGES = {"steps", "checkpoint_every", "val_every", "log_every", "threads", "data.workers",
+                      "data.val_folders", "data.val_max"}
+
+
+# --------------------------------------------------------------------------- losses per regime
+def normalise_depth(depth_diopters: Tensor, positions_diopters: Tensor) -> Tensor:
+    """Depths (B x 1 x H x W, diopters) in each stack's [0, 1] focus coordinate."""
+    lo = positions_diopters.amin(dim=1)[:, None, None, None]
+    scale = (positions_diopters.amax(dim=1)[:, None, None, None] - lo).clamp_min(1e-12)
+    return (depth_diopters - lo) / scale
+
+
+def training_loss(out: DepthOutput, batch: dict[str, Tensor], config: TrainConfig) -> tuple[Tensor, dict[str, float]]:
+    """The loss of ``config.regime`` for one batch (see the module docstring for units)."""
+    positions = 1.0 / batch["focus_positions"]  # diopters, as the model saw them
+    if config.regime == "depth":
+        target = normalise_depth(1.0 / batch["depth"], positions).clamp(0, 1)
+        scales = [normalise_depth(d, positions) for d in out.depth_scales]
+        loss = depth_loss(scales, target, batch["valid"], norm=config.depth_norm)
+        return loss, {"depth": float(loss.detach())}
+    if config.regime == "aif":
+        if out.all_in_focus is None:
+            raise InputError(f"model {config.model} has no all-in-focus output; it cannot train with regime 'aif'")
+        aifs = out.aif_scales or [out.all_in_focus]
+        depths = [normalise_depth(d, positions) for d in out.depth_scales][-len(aifs):]
+        loss = aif_loss(aifs, depths, batch["all_in_focus"], smoothness=config.aif_smoothness, a=config.aif_a)
+        return loss, {"aif": float(loss.detach())}
+    if out.all_in_focus is None:
+        raise InputError(f"model {config.model} has no all-in-focus output; it cannot train with regime 'self'")
+    camera = batch["camera"]
+    depth_m = 1.0 / out.depth.clamp_min(1e-6)
+    loss, parts = self_supervised_loss(
+        depth_m, out.all_in_focus.clamp(0, 1), batch["slices"], batch["focus_positions"],
+        focal_length_mm=camera[:, 0], f_number=camera[:, 1], pixel_pitch_um=camera[:, 2],
+        coarse_aif_weight=config.self_coarse_aif, smoothness=config.self_smoothness)
+    return loss, parts
+
+
+# --------------------------------------------------------------------------- distributed helpers
+def _dist_info() -> tuple[int, int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def _lr_lambda(config: TrainConfig) -> Callable[[int], float]:
+    optim, total = config.optim, config.steps
+
+    def factor(step: int) -> float:
+        if optim.warmup_steps and step < optim.warmup_steps:
+            return (step + 1) / optim.warmup_steps
+        if optim.schedule == "constant":
+            return 1.0
+        if optim.schedule == "step":
+            return 0.5 ** ((step >= 0.6 * total) + (step >= 0.8 * total))
+        span = max(total - optim.warmup_steps, 1)
+        progress = min(max(step - optim.warmup_steps, 0) / span, 1.0)
+        return optim.min_lr_ratio + (1 - optim.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return factor
+
+
+def _flatten(data: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and key not in ("model_overrides",):
+            flat.update(_flatten(value, prefix + key + "."))
+        else:
+            flat[prefix + key] = value
+    return flat
+
+
+class Trainer:
+    """Train one model from a :class:`TrainConfig` (see the module docstring).
+
+    Args:
+        config: the run.
+        resume: continue from ``config.out/last.pt``; without it an existing run folder is refused.
+        progress: show a progress bar (rank 0).
+        echo: where log lines go (rank 0); ``print`` by default.
+    """
+
+    def __init__(self, config: TrainConfig, *, resume: bool = False, progress: bool = True,
+                 echo: Callable[[str], None] = print) -> None:
+        self.config = config
+        self.out = Path(config.out)
+        self.rank, self.world, self.local_rank = _dist_info()
+        self.progress, self.echo = progress and self.rank == 0, echo if self.rank == 0 else (lambda _: None)
+        self._check_run_folder(resume)
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        if self.world > 1 and not dist.is_initialized():
+            use_cuda = config.device != "cpu" and torch.cuda.is_available()
+            dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+        self.device = self._device()
+        self.amp = config.amp and self.device.type == "cuda"
+
+        torch.manual_seed(config.seed)
+        self.model = create_model(config.model, **config.model_overrides).to(self.device)
+        if config.init:
+            self._load_init(config.init)
+        self.ddp = (nn.parallel.DistributedDataParallel(self.model, device_ids=[self.device.index]
+                                                        if self.device.type == "cuda" else None)
+                    if self.world > 1 else None)
+        optim = config.optim
+        cls = torch.optim.AdamW if optim.name == "adamw" else torch.optim.Adam
+        self.optimizer = cls(self.model.parameters(), lr=optim.lr, betas=tuple(optim.betas),
+                             weight_decay=optim.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, _lr_lambda(config))
+        self.step = 0
+        self.best = {"metric": config.best_metric, "value": math.inf, "step": -1}
+        self.batches = StepBatches(open_sources(config.data), config.data, batch_size=config.batch_size,
+                                   seed=config.seed, rank=self.rank, world_size=self.world)
+        self.validation = ValidationSet(config.data.val_folders, config.data.val_max) if self.rank == 0 else None
+        if resume:
+            self._load_checkpoint(self.out / "last.pt")
+        self._writer = None
+
+    # ------------------------------------------------------------------ setup
+    def _check_run_folder(self, resume: bool) -> None:
+        last = self.out / "last.pt"
+        if resume and not last.is_file():
+            raise InputError(f"nothing to resume: {last} does not exist")
+        if not resume and last.exists():
+            raise InputError(f"{self.out} already holds a run; pass --resume to continue it or choose another out")
+
+    def _device(self) -> torch.device:
+        want = self.config.device
+        if want == "cuda" and not torch.cuda.is_available():
+            raise InputError("device: cuda was asked for but no CUDA device is available")
+        if want == "cuda" or (want == "auto" and torch.cuda.is_available()):
+            torch.cuda.set_device(self.local_rank)
+            return torch.device("cuda", self.local_rank)
+        return torch.device("cpu")
+
+    def _load_init(self, path: str) -> None:
+        if str(path).endswith(".pt"):
+            state = torch.load(path, map_location="cpu", weights_only=False)["model"]
+        else:
+            state, _ = load_weights(path)
+        self.model.load_state_dict(state)
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict:
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "step": self.step,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "best": dict(self.best),
+            "config": self.config.to_dict(),
+            "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
+                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
+        }
+
+    def save_checkpoint(self, name: str = "last.pt") -> Path:
+        """Write a checkpoint atomically (rank 0 only; other ranks return the path)."""
+        path = self.out / name
+        if self.rank == 0:
+            self.out.mkdir(parents=True, exist_ok=True)
+            self.config.save(self.out / "config.yaml")
+            with atomic_file(path) as tmp:
+                torch.save(self.state_dict(), tmp)
+        return path
+
+    def _load_checkpoint(self, path: Path) -> None:
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as exc:  # noqa: BLE001 - any failure means an unusable checkpoint
+            raise InputError(f"cannot read checkpoint {path}: {exc}") from None
+        if state.get("format") != CHECKPOINT_FORMAT:
+            raise InputError(f"{path} is not a focalstack training checkpoint")
+        saved, mine = _flatten(state["config"]), _flatten(self.config.to_dict())
+        changed = sorted(k for k in set(saved) | set(mine)
+                         if saved.get(k) != mine.get(k) and k not in _RESUMABLE_CHANGES)
+        if changed:
+            raise InputError(f"cannot resume {path} with a different config: {', '.join(changed)} changed")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scheduler.lr_lambdas = [_lr_lambda(self.config)]  # steps may have been extended
+        self.step, self.best = int(state["step"]), dict(state["best"])
+        rng = state["rng"]
+        torch.set_rng_state(rng["torch"])
+        np.random.set_state(rng["numpy"])
+        random.setstate(rng["python"])
+        if rng["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        self._truncate_log(self.step)
+
+    # ------------------------------------------------------------------ logging
+    def _log(self, record: dict) -> None:
+        if self.rank != 0:
+            return
+        self.out.mkdir(parents=True, exist_ok=True)
+        with open(self.out / "metrics.jsonl", "a") as fh:
+            fh.write(json.dumps(record) + "\n")
+        writer = self._tensorboard()
+        if writer is not None:
+            prefix = "val/" if "val" in record else "train/"
+            values = record.get("val", record)
+            for key, value in values.items():
+                if key != "step" and isinstance(value, (int, float)) and math.isfinite(value):
+                    writer.add_scalar(prefix + key, value, record["step"])
+            writer.flush()
+
+    def _tensorboard(self):
+        if self._writer is None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:  # tensorboard is optional
+                self._writer = False
+                return None
+            self._writer = SummaryWriter(str(self.out / "tb"), purge_step=self.step + 1 if self.step else None)
+        return self._writer or None
+
+    def _truncate_log(self, step: int) -> None:
+        """Drop log lines written after the checkpoint being resumed (they will be redone)."""
+        path = self.out / "metrics.jsonl"
+        if self.rank != 0 or not path.is_file():
+            return
+        kept = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
+        with atomic_file(path) as tmp:
+            tmp.write_text("".join(line + "\n" for line in kept))
+
+    # ------------------------------------------------------------------ validation
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        """Metrics on the validation stacks (full size, all slices); empty without validation data."""
+        if not self.validation:
+            return {}
+        model = self.model
+        was_training = model.training
+        model.eval()
+        per_image, norm_errors = [], []
+        try:
+            for item in self.validation:
+                slices = item["slices"].float()[None].to(self.device)
+                slices = slices / 255.0 if slices.max() > 1.5 else slices
+                focus_m = item["focus_positions"].float()[None].to(self.device)
+                with self._autocast():
+                    out = model(slices, 1.0 / focus_m)
+                depth_d = out.depth.float()
+                valid = item["valid"][None].to(self.device) & (item["depth"][None].to(self.device) > 0)
+                gt_m = item["depth"][None].float().to(self.device)
+                target = normalise_depth(1.0 / gt_m.clamp_min(1e-9), 1.0 / focus_m)
+                norm_errors.append(float(((normalise_depth(depth_d, 1.0 / focus_m) - target)[valid]).square().mean()))
+                pred_m = (1.0 / depth_d.clamp_min(1e-9))[0, 0].cpu().numpy()
+                per_image.append(depth_metrics(pred_m, gt_m[0, 0].cpu().numpy(), valid[0, 0].cpu().numpy()))
+        finally:
+            model.train(was_training)
+        metrics = average_metrics(per_image)
+        metrics["mse_norm"] = float(np.mean(norm_errors))
+        return metrics
+
+    def _autocast(self):
+        return torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else nullcontext()
+
+    # ------------------------------------------------------------------ training
+    def fit(self, until_step: int | None = None) -> dict:
+        """Train to ``config.steps`` (or stop after ``until_step``, for tests); returns a summary."""
+        config, stop_at = self.config, min(until_step or self.config.steps, self.config.steps)
+        loader = DataLoader(self.batches, batch_size=None, sampler=range(self.step, stop_at),
+                            num_workers=config.data.workers, persistent_workers=False,
+                            prefetch_factor=2 if config.data.workers else None)
+        net = self.ddp or self.model
+        net.train()
+        previous = signal.getsignal(signal.SIGTERM)
+        if self.rank == 0:
+            signal.signal(signal.SIGTERM, _raise_interrupt)
+        bar = _Progress(self.progress, start=self.step, total=config.steps)
+        started, data_time, last_loss = time.perf_counter(), 0.0, math.nan
+        window = {"loss": [], "parts": {}, "t": time.perf_counter(), "data": 0.0, "n": 0}
+        interrupted = False
+        try:
+            tick = time.perf_counter()
+            for batch in loader:
+                data_time = time.perf_counter() - tick
+                batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+                with self._autocast():
+                    out = net(batch["slices"], 1.0 / batch["focus_positions"])
+                    loss, parts = training_loss(out, batch, config)
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"the loss became {float(loss)} at step {self.step}; "
+                                             "lower optim.lr or check the data")
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if config.optim.clip_grad:
+                    nn.utils.clip_grad_norm_(self.model.parameters(), config.optim.clip_grad)
+                self.optimizer.step()
+                self.scheduler.step()
+                self.step += 1
+                last_loss = float(loss.detach())
+                window["loss"].append(last_loss)
+                window["data"] += data_time
+                window["n"] += 1
+                for key, value in parts.items():
+                    window["parts"].setdefault(key, []).append(value)
+                bar.update(self.step, last_loss)
+                if self.step % config.log_every == 0 or self.step == stop_at:
+                    self._log_window(window)
+                if self.step % config.checkpoint_every == 0 and self.step < stop_at:
+                    self.save_checkpoint()
+                if config.val_every and self.step % config.val_every == 0 and self.step < config.steps:
+                    self._validate_and_keep_best()
+                tick = time.perf_counter()
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            bar.close()
+            if self.rank == 0:
+                signal.signal(signal.SIGTERM, previous)
+        if self.step >= config.steps and self.rank == 0:
+            self._validate_and_keep_best()
+        self.save_checkpoint()
+        if self.world > 1:
+            dist.barrier()
+        summary = {"step": self.step, "loss": last_loss, "seconds": time.perf_counter() - started,
+                   "interrupted": interrupted, "best": self.best}
+        if self.world > 1:
+            summary["rank_param_difference"] = self._rank_difference()
+        if interrupted:
+            self.echo(f"interrupted at step {self.step}; checkpoint saved, continue with --resume")
+        return summary
+
+    def _log_window(self, window: dict) -> None:
+        now = time.perf_counter()
+        n = max(window["n"], 1)
+        record = {"step": self.step, "loss": float(np.mean(window["loss"])),
+                  **{k: float(np.mean(v)) for k, v in window["parts"].items()},
+                  "lr": self.scheduler.get_last_lr()[0], "sec_per_step": (now - window["t"]) / n,
+                  "data_sec_per_step": window["data"] / n}
+        self._log(record)
+        window.update(loss=[], parts={}, t=now, data=0.0, n=0)
+
+    def _validate_and_keep_best(self) -> None:
+        if self.rank != 0:
+            return
+        metrics = self.validate()
+        if not metrics:
+            return
+        self._log({"step": self.step, "val": metrics})
+        value = metrics.get(self.config.best_metric, math.nan)
+        self.echo(f"step {self.step}: validation " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()
+                                                              if k in ("mse_norm", "mse", "mae", "abs_rel", "bump")))
+        if math.isfinite(value) and value < self.best["value"]:
+            self.best = {"metric": self.config.best_metric, "value": value, "step": self.step}
+            self.save_checkpoint("best.pt")
+
+    def _rank_difference(self) -> float:
+        """Largest parameter difference between any rank and rank 0 (0 when DDP kept them in sync)."""
+        worst = torch.zeros((), device=self.device)
+        for parameter in self.model.parameters():
+            reference = parameter.detach().clone()
+            dist.broadcast(reference, src=0)
+            worst = torch.maximum(worst, (parameter.detach() - reference).abs().max())
+        dist.all_reduce(worst, op=dist.ReduceOp.MAX)
+        return float(worst)
+
+
+def _raise_interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
+    raise KeyboardInterrupt
+
+
+class _Progress:
+    """A rich progress bar with the loss and ETA (or nothing)."""
+
+    def __init__(self, enabled: bool, *, start: int, total: int) -> None:
+        self.bar = None
+        if not enabled:
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.bar = Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("loss {task.fields[loss]}"), TimeRemainingColumn(), transient=False)
+        self.bar.start()
+        self.task = self.bar.add_task("train", total=total, completed=start, loss="-")
+
+    def update(self, step: int, loss: float) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=step, loss=f"{loss:.4g}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+# --------------------------------------------------------------------------- export
+def export_weights(checkpoint: str | Path, path: str | Path, **metadata) -> Path:
+    """Write a checkpoint's model as a safetensors weights file with metadata.
+
+    The run's config (model, regime, data, steps, seed) is recorded as ``training``; ``metadata``
+    adds e.g. ``metrics``, ``licence``, ``wall_time_s``.
+    """
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(f"cannot read checkpoint {checkpoint}: {exc}") from None
+    config = TrainConfig.from_dict(state["config"])
+    model = create_model(config.model, **config.model_overrides)
+    model.load_state_dict(state["model"])
+    regime = {"depth": "depth-supervised", "aif": "all-in-focus-supervised", "self": "self-supervised"}[config.regime]
+    save_weights(model, path, regime=regime, training={"steps": state["step"], **config.to_dict()}, **metadata)
+    return Path(path)
