@@ -105,6 +105,21 @@ def test_batches_are_a_function_of_seed_and_step(tiny_data, tmp_path):
     assert torch.equal(torch.cat([h["slices"] for h in halves]), whole["slices"])
 
 
+def test_in_memory_cache_gives_the_same_batches(tiny_data, tmp_path):
+    from focalstack.train.data import CachedSource, open_sources
+
+    plain = tiny_config(tiny_data, tmp_path)
+    cached = tiny_config(tiny_data, tmp_path, data={"cache": True})
+    source = open_sources(cached.data)
+    assert isinstance(source, CachedSource)
+    a = StepBatches(open_sources(plain.data), plain.data, batch_size=2, seed=4)
+    b = StepBatches(source, cached.data, batch_size=2, seed=4)
+    for step in range(3):
+        x, y = a[step], b[step]
+        assert all(torch.allclose(x[k].float(), y[k].float(), atol=1e-6) for k in x)
+    assert len(source.items) > 0 and source[0]["slices"].dtype == torch.uint8
+
+
 class _KnownSource(torch.utils.data.Dataset):
     """Stacks whose depth map equals slice 0's red channel, to check augmentations stay aligned."""
 

@@ -41,11 +41,35 @@ def open_sources(config: DataConfig) -> Dataset:
     parts = [p for p in parts if len(p)]
     if not parts:
         raise InputError("the training data is empty")
-    return parts[0] if len(parts) == 1 else ConcatDataset(parts)
+    source = parts[0] if len(parts) == 1 else ConcatDataset(parts)
+    return CachedSource(source) if config.cache else source
+
+
+class CachedSource(Dataset):
+    """Decode each stack once and keep it in memory, images as 8-bit (exact for 8-bit files)."""
+
+    _EIGHT_BIT = ("slices", "all_in_focus")
+
+    def __init__(self, source: Dataset) -> None:
+        self.source = source
+        self.items: dict[int, dict[str, torch.Tensor]] = {}
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        if index not in self.items:
+            item = dict(self.source[index])
+            for key in self._EIGHT_BIT:
+                if item[key].is_floating_point():
+                    item[key] = (item[key] * 255).round().clamp(0, 255).to(torch.uint8)
+            self.items[index] = item
+        return self.items[index]
 
 
 def slices_per_stack(source: Dataset) -> int:
     """The smallest slice count of any stack in ``source`` (from the datasets' metadata)."""
+    source = source.source if isinstance(source, CachedSource) else source
     parts = source.datasets if isinstance(source, ConcatDataset) else [source]
     counts = []
     for part in parts:
@@ -112,12 +136,8 @@ class StepBatches(Dataset):
     def _prepare(self, item: dict[str, torch.Tensor], count: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
         n = item["slices"].shape[0]
         subset = np.sort(rng.choice(n, size=count, replace=False))
-        slices = item["slices"][torch.from_numpy(subset)].float()
-        if slices.max() > 1.5:  # 8-bit data from a custom source
-            slices = slices / 255.0
-        aif = item["all_in_focus"].float()
-        if aif.max() > 1.5:
-            aif = aif / 255.0
+        slices = unit_float(item["slices"][torch.from_numpy(subset)])
+        aif = unit_float(item["all_in_focus"])
         depth, valid = item["depth"].float(), item["valid"].bool()
         spatial = [slices, aif, depth, valid]
         crop = self.config.crop
@@ -139,6 +159,11 @@ class StepBatches(Dataset):
             "all_in_focus": aif.contiguous(),
             "camera": item["camera"].float(),
         }
+
+
+def unit_float(image: torch.Tensor) -> torch.Tensor:
+    """Images as float in [0, 1]: integer tensors are 8-bit."""
+    return image.float() if image.is_floating_point() else image.float() / 255.0
 
 
 def _geometric(tensors: list[torch.Tensor], augment: AugmentConfig, rng: np.random.Generator) -> list[torch.Tensor]:

@@ -51,7 +51,7 @@ from ..models.base import DepthOutput
 from ..models.registry import create_model
 from ..models.weights import load_weights, save_weights
 from .config import TrainConfig
-from .data import StepBatches, ValidationSet, open_sources
+from .data import StepBatches, ValidationSet, open_sources, unit_float
 from .losses import aif_loss, depth_loss, self_supervised_loss
 
 CHECKPOINT_FORMAT = "focalstack-train-v1"
@@ -293,8 +293,7 @@ class Trainer:
         per_image, norm_errors = [], []
         try:
             for item in self.validation:
-                slices = item["slices"].float()[None].to(self.device)
-                slices = slices / 255.0 if slices.max() > 1.5 else slices
+                slices = unit_float(item["slices"])[None].to(self.device)
                 focus_m = item["focus_positions"].float()[None].to(self.device)
                 with self._autocast():
                     out = model(slices, 1.0 / focus_m)

@@ -1,0 +1,17 @@
+#!/bin/bash
+# The training and validation data of the released weights (docs/training.md): 6 simulated splits,
+# 40 stacks of 8 x 256x256 each for training, 3 stacks of 5 x 256x256 each for validation, written
+# under ./data. Seeds differ from the benchmark suite's (20261122+), so no test stack is trained on.
+set -euo pipefail
+num=${NUM:-40}
+s=0
+for profile in phone dslr_macro microscope; do
+  for effects in ideal real; do
+    s=$((s + 1))
+    flag=""; [ "$effects" = ideal ] && flag="--ideal"
+    focalstack simulate -o "data/train/$profile-$effects" --profile "$profile" --num "$num" --size 256 --slices 8 \
+      --seed $((7000 + s)) $flag -q --workers "${WORKERS:-1}"
+    focalstack simulate -o "data/val/$profile-$effects" --profile "$profile" --num 3 --size 256 --slices 5 \
+      --seed $((9100 + s)) $flag -q
+  done
+done
