@@ -107,3 +107,25 @@ def test_unknown_model_and_missing_weights():
         create_model(MODELS[0], pretrained=True)
     with pytest.raises(ValueError):
         create_model(MODELS[0])(torch.rand(1, 1, 3, 8, 8), torch.zeros(1, 1))
+
+
+def test_released_weights_by_tag(tmp_path, monkeypatch):
+    from focalstack.models import registry, released_weights, split_method
+
+    monkeypatch.setattr(registry, "WEIGHTS_DIR", tmp_path)
+    name = "aifdepthnet_light"
+    first, second = create_model(name), create_model(name)
+    with torch.no_grad():
+        for p in second.parameters():
+            p.add_(1.0)
+    save_weights(first, tmp_path / f"{name}.safetensors", regime="depth-supervised")
+    save_weights(second, tmp_path / f"{name}.aif.safetensors", regime="all-in-focus-supervised")
+    assert released_weights(name) == [None, "aif"]
+    default, tagged = create_model(name, pretrained=True), create_model(name, pretrained="aif")
+    key = next(iter(first.state_dict()))
+    assert torch.equal(default.state_dict()[key], first.state_dict()[key])
+    assert torch.equal(tagged.state_dict()[key], second.state_dict()[key])
+    with pytest.raises(InputError, match="released: aifdepthnet_light, aifdepthnet_light:aif"):
+        create_model(name, pretrained="nope")
+    assert split_method("aifdepthnet_light:aif") == ("aifdepthnet_light", "aif")
+    assert split_method("sml") == ("sml", None)

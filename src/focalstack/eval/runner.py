@@ -35,11 +35,12 @@ def resolve_method(name: str, *, weights: str | None = None) -> Method:
     or a registered model with its released weights (or the weights file ``weights``)."""
     if name in FOCUS_MEASURES:
         return lambda stack: depth_from_focus(stack, focus_measure=name)
-    from ..models import create_model, list_models
+    from ..models import create_model, list_models, split_method
 
-    if name not in list_models():
+    model_name, tag = split_method(name)
+    if model_name not in list_models():
         raise InputError(f"unknown method {name!r}; available: {', '.join([*FOCUS_MEASURES, *list_models()])}")
-    model = create_model(name, pretrained=weights or True)
+    model = create_model(model_name, pretrained=weights or tag or True)
     return model.predict
 
 

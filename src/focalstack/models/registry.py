@@ -7,7 +7,10 @@ An architecture registers one builder per variant; a variant only sets hyperpara
 
 Weights are safetensors files whose metadata block records the architecture, variant, the
 hyperparameters, the training regime and data, metrics and licence (:mod:`.weights`).
-Released weights live in ``focalstack/models/weights/<name>.safetensors``.
+Released weights live in ``focalstack/models/weights/<name>.safetensors`` (the default for
+``pretrained=True``) and ``<name>.<tag>.safetensors`` for other trainings of the same variant
+(``pretrained="aif"``: e.g. the all-in-focus-supervised AiFDepthNet). On the command line a
+method ``NAME:TAG`` selects a tag.
 """
 
 from __future__ import annotations
@@ -68,8 +71,9 @@ def create_model(name: str, pretrained: bool | str | Path = False, **overrides) 
 
     Args:
         name: a name from :func:`list_models`.
-        pretrained: ``False`` (random weights), ``True`` (the released weights of ``name``), or
-            a path to a safetensors file written by :func:`~.weights.save_weights`.
+        pretrained: ``False`` (random weights), ``True`` (the released weights of ``name``), a
+            tag of released weights (see :func:`released_weights`), or a path to a safetensors
+            file written by :func:`~.weights.save_weights`.
         overrides: hyperparameters replacing the variant's defaults (e.g. ``channels=16``).
 
     Raises:
@@ -79,16 +83,46 @@ def create_model(name: str, pretrained: bool | str | Path = False, **overrides) 
     config = {**entry.defaults, **overrides}
     model = entry.builder(**config)
     model.model_name, model.model_config = name, config
-    if pretrained is True:
-        path = WEIGHTS_DIR / f"{name}.safetensors"
+    if pretrained is True or (isinstance(pretrained, str) and _is_tag(pretrained) and not Path(pretrained).is_file()):
+        tag = None if pretrained is True else pretrained
+        path = weights_path(name, tag)
         if not path.is_file():
-            raise InputError(f"no trained weights for {name!r} have been released yet; "
-                             "pass a weights file (--weights PATH)")
+            if tag is None and not released_weights(name):
+                raise InputError(f"no trained weights for {name!r} have been released yet; "
+                                 "pass a weights file (--weights PATH)")
+            available = ", ".join(f"{name}:{t}" if t else name for t in released_weights(name)) or "none"
+            raise InputError(f"no released weights {name}{':' + tag if tag else ''}; released: {available}")
         pretrained = path
     if pretrained:
         state, _ = load_weights(pretrained)
         model.load_state_dict(state)
     return model
+
+
+def weights_path(name: str, tag: str | None = None) -> Path:
+    """Where the released weights of ``name`` (with ``tag``) live."""
+    return WEIGHTS_DIR / (f"{name}.{tag}.safetensors" if tag else f"{name}.safetensors")
+
+
+def released_weights(name: str) -> list[str | None]:
+    """Tags of the released weights of ``name`` (``None`` for the default), default first."""
+    tags: list[str | None] = [None] if weights_path(name).is_file() else []
+    prefix = f"{name}."
+    for path in sorted(WEIGHTS_DIR.glob(f"{name}.*.safetensors")):
+        tag = path.name[len(prefix):-len(".safetensors")]
+        if _is_tag(tag):
+            tags.append(tag)
+    return tags
+
+
+def split_method(spec: str) -> tuple[str, str | None]:
+    """``"aifdepthnet_light:aif"`` -> ``("aifdepthnet_light", "aif")``; no colon -> tag None."""
+    name, _, tag = spec.partition(":")
+    return name, (tag or None)
+
+
+def _is_tag(text: str) -> bool:
+    return bool(text) and all(c.isalnum() or c in "-_" for c in text)
 
 
 def _import_architectures() -> None:
