@@ -131,12 +131,13 @@ def _depth_method(method: str, weights: Path | None, config: ClassicalConfig, *,
             raise InputError(f"--tto fine-tunes a trained model; {method!r} is a classical focus measure "
                              "(use --method with a model, see `focalstack models`)")
         return lambda stack, progress: depth_from_focus(stack, config, progress=progress)
-    from .models import create_model, list_models
+    from .models import create_model, list_models, split_method
 
-    if method not in list_models():
+    name, tag = split_method(method)
+    if name not in list_models():
         raise InputError(f"unknown method {method!r}: use a focus measure ({', '.join(FOCUS_MEASURES)}) or a model "
-                         f"({', '.join(list_models())})")
-    model = create_model(method, pretrained=weights or True)  # refuses untrained models with a clear message
+                         f"({', '.join(list_models())}), optionally NAME:TAG for other released weights")
+    model = create_model(name, pretrained=weights or tag or True)  # refuses untrained models with a clear message
 
     def run(stack, progress):
         start = time.perf_counter()
@@ -165,13 +166,13 @@ def _test_time_optimize(model, stack, steps: int, lr: float, scale: float, progr
 @app.command()
 def models() -> None:
     """List the registered networks and whether trained weights are available."""
-    from .models import list_models, model_entry
-    from .models.registry import WEIGHTS_DIR
+    from .models import list_models, model_entry, released_weights
 
     for name in list_models():
         entry = model_entry(name)
-        trained = "trained" if (WEIGHTS_DIR / f"{name}.safetensors").is_file() else "no weights yet"
-        typer.echo(f"{name:24s} {trained:15s} {entry.description}")
+        tags = released_weights(name)
+        trained = ("weights: " + ", ".join(f"{name}:{t}" if t else name for t in tags)) if tags else "no weights yet"
+        typer.echo(f"{name:20s} {entry.description}\n{'':20s} {trained}")
 
 
 @app.command()
