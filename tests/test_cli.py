@@ -505,5 +505,10 @@ def test_depth_with_a_model_and_weights_file(stack_dir, outdir, tmp_path):
     assert json.loads((outdir / "result.json").read_text())["method"] == "aifdepthnet_light"
 
 
-def test_depth_with_an_untrained_model_is_refused(stack_dir, outdir):
+def test_depth_with_an_untrained_model_is_refused(stack_dir, outdir, tmp_path, monkeypatch):
+    from focalstack.models import registry
+
+    monkeypatch.setattr(registry, "WEIGHTS_DIR", tmp_path / "no-weights")  # as before any release
     assert_refused(invoke("depth", stack_dir, "-o", outdir, "-m", "aifdepthnet_light"), outdir, "no trained weights")
+    assert_refused(invoke("depth", stack_dir, "-o", outdir, "-m", "aifdepthnet_light:nope"), outdir,
+                   "no released weights aifdepthnet_light:nope")

@@ -100,7 +100,10 @@ def test_eval_is_deterministic_and_weights_round_trip(name, tmp_path):
         assert torch.equal(restored(slices, positions).depth, a)
 
 
-def test_unknown_model_and_missing_weights():
+def test_unknown_model_and_missing_weights(tmp_path, monkeypatch):
+    from focalstack.models import registry
+
+    monkeypatch.setattr(registry, "WEIGHTS_DIR", tmp_path)  # as before any release
     with pytest.raises(InputError):
         create_model("no_such_model")
     with pytest.raises(InputError, match="no trained weights"):
