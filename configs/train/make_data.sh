@@ -1,11 +1,12 @@
 #!/bin/bash
 # The training and validation data of the released weights (docs/training.md): 6 simulated splits,
-# 40 stacks of 8 x 256x256 each for training, 3 stacks of 5 x 256x256 each for validation, written
+# 40 (phone) or 24 (DSLR macro, microscope) stacks of 8 x 256x256 each for training, 3 stacks of
+# 5 x 256x256 each for validation, written
 # under ./data. Seeds differ from the benchmark suite's (20261122+), so no test stack is trained on.
 set -euo pipefail
-num=${NUM:-40}
 s=0
 for profile in phone dslr_macro microscope; do
+  num=24; [ "$profile" = phone ] && num=40
   for effects in ideal real; do
     s=$((s + 1))
     flag=""; [ "$effects" = ideal ] && flag="--ideal"
