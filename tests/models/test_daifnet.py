@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from focalstack.models import create_model
-from focalstack.models.daifnet import DAIFNet, expected_position, max_over_slices
+from focalstack.models.daifnet import DAIFNet, conv_act, expected_position, fuse_runs, max_over_slices
 
 REFERENCE_PARAMETERS = 1_963_332  # the authors' implementation (base width 16, 4 levels)
 
@@ -144,3 +144,49 @@ def test_parameter_counts():
 def test_size_multiple_follows_the_number_of_levels():
     assert DAIFNet(width=4, levels=3).size_multiple == 8
     assert create_model("daifnet").size_multiple == 16
+
+
+def test_fused_inference_path_matches_the_autograd_path(light):
+    """Without gradients the convolutions run as fused oneDNN calls; with them, as plain ops."""
+    slices, positions = _inputs(4, b=2)
+    with torch.no_grad():
+        fast = light(slices, positions)
+    plain = light(slices, positions)  # parameters require grad: the autograd path
+    assert torch.allclose(fast.depth, plain.depth, atol=1e-5)
+    assert torch.allclose(fast.all_in_focus, plain.all_in_focus, atol=1e-5)
+    assert torch.allclose(fast.probabilities, plain.probabilities, atol=1e-5)
+
+
+def test_runs_of_slices_give_the_same_result(light):
+    slices, positions = _inputs(5, b=2)
+    with torch.no_grad():
+        whole = light(slices, positions)
+        light.group_bytes = 1  # one slice per run
+        try:
+            single = light(slices, positions)
+        finally:
+            light.group_bytes = DAIFNet().group_bytes
+    assert torch.allclose(single.depth, whole.depth, atol=1e-5)
+    assert torch.allclose(single.all_in_focus, whole.all_in_focus, atol=1e-5)
+
+
+@pytest.mark.parametrize("with_offset", [False, True])
+@pytest.mark.parametrize("relu", [False, True])
+def test_conv_act(with_offset, relu):
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(5, 7, 3, padding=1)
+    x = torch.randn(4, 5, 9, 11).contiguous(memory_format=torch.channels_last)
+    offset = torch.randn(4, 7, 1, 1) if with_offset else None
+    expected = conv(x) + (offset if with_offset else 0)
+    expected = expected.relu() if relu else expected
+    with torch.no_grad():
+        fast = conv_act(conv, x, offset=offset, relu=relu)
+    assert torch.allclose(fast, expected, atol=1e-5)
+    assert torch.allclose(conv_act(conv, x, offset=offset, relu=relu), expected, atol=1e-5)
+
+
+def test_fuse_runs_is_the_maximum_over_each_stack():
+    x = torch.randn(2, 5, 3, 4, 6)
+    groups = [(0, slice(0, 3)), (0, slice(3, 5)), (1, slice(0, 3)), (1, slice(3, 5))]
+    runs = [x[i, js] for i, js in groups]
+    assert torch.equal(fuse_runs(runs, groups), x.amax(dim=1))
