@@ -257,3 +257,4 @@ def test_export_weights_loads_through_the_registry(tmp_path, tiny_data):
 
     _, meta = load_weights(path)
     assert meta["regime"] == "depth-supervised" and meta["training"]["steps"] == 2
+    assert meta["training"]["train_seconds"] > 0 and meta["validation"]["metric"] == "mse_norm"

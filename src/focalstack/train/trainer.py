@@ -166,6 +166,7 @@ class Trainer:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, _lr_lambda(config))
         self.step = 0
         self.best = {"metric": config.best_metric, "value": math.inf, "step": -1}
+        self.train_seconds, self._fit_started = 0.0, None  # wall time of earlier sessions, start of this one
         self.batches = StepBatches(open_sources(config.data), config.data, batch_size=config.batch_size,
                                    seed=config.seed, rank=self.rank, world_size=self.world)
         self.validation = ValidationSet(config.data.val_folders, config.data.val_max) if self.rank == 0 else None
@@ -206,6 +207,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "best": dict(self.best),
+            "train_seconds": self.train_seconds + (time.perf_counter() - self._fit_started if self._fit_started else 0),
             "config": self.config.to_dict(),
             "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
@@ -238,6 +240,7 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         self.scheduler.lr_lambdas = [_lr_lambda(self.config)]  # steps may have been extended
         self.step, self.best = int(state["step"]), dict(state["best"])
+        self.train_seconds = float(state.get("train_seconds", 0.0))
         rng = state["rng"]
         torch.set_rng_state(rng["torch"])
         np.random.set_state(rng["numpy"])
@@ -326,6 +329,7 @@ class Trainer:
         if self.rank == 0:
             signal.signal(signal.SIGTERM, _raise_interrupt)
         bar = _Progress(self.progress, start=self.step, total=config.steps)
+        self._fit_started = time.perf_counter()
         started, data_time, last_loss = time.perf_counter(), 0.0, math.nan
         window = {"loss": [], "parts": {}, "t": time.perf_counter(), "data": 0.0, "n": 0}
         interrupted = False
@@ -372,6 +376,8 @@ class Trainer:
         self.save_checkpoint()
         if self.world > 1:
             dist.barrier()
+        self.train_seconds += time.perf_counter() - self._fit_started
+        self._fit_started = None
         summary = {"step": self.step, "loss": last_loss, "seconds": time.perf_counter() - started,
                    "interrupted": interrupted, "best": self.best}
         if self.world > 1:
@@ -446,8 +452,8 @@ class _Progress:
 def export_weights(checkpoint: str | Path, path: str | Path, **metadata) -> Path:
     """Write a checkpoint's model as a safetensors weights file with metadata.
 
-    The run's config (model, regime, data, steps, seed) is recorded as ``training``; ``metadata``
-    adds e.g. ``metrics``, ``licence``, ``wall_time_s``.
+    The run's config (model, regime, data, steps, seed, wall time) is recorded as ``training`` and its
+    best validation score as ``validation``; ``metadata`` adds e.g. ``metrics``, ``licence``.
     """
     try:
         state = torch.load(checkpoint, map_location="cpu", weights_only=False)
@@ -457,5 +463,6 @@ def export_weights(checkpoint: str | Path, path: str | Path, **metadata) -> Path
     model = create_model(config.model, **config.model_overrides)
     model.load_state_dict(state["model"])
     regime = {"depth": "depth-supervised", "aif": "all-in-focus-supervised", "self": "self-supervised"}[config.regime]
-    save_weights(model, path, regime=regime, training={"steps": state["step"], **config.to_dict()}, **metadata)
+    training = {"steps": state["step"], "train_seconds": state.get("train_seconds"), **config.to_dict()}
+    save_weights(model, path, regime=regime, training=training, validation=state["best"], **metadata)
     return Path(path)
