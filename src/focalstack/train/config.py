@@ -130,7 +130,8 @@ class TrainConfig:
         checkpoint_every: steps between checkpoints (also one at the end and on interrupt).
         val_every: steps between validations (0: only at the end).
         log_every: steps between log lines / TensorBoard points.
-        best_metric: validation metric whose minimum picks ``best.pt``.
+        best_metric: validation metric whose minimum picks ``best.pt`` (``mse_norm``; ``aif_l1``, the
+            all-in-focus L1 error, for runs that must not see depth even in model selection).
         device: ``auto`` (CUDA if present), ``cpu`` or ``cuda``.
         amp: mixed precision on CUDA (bfloat16 autocast); ignored on CPU.
         threads: torch threads per process (0: torch's default).

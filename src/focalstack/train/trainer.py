@@ -293,7 +293,7 @@ class Trainer:
         model = self.model
         was_training = model.training
         model.eval()
-        per_image, norm_errors = [], []
+        per_image, norm_errors, aif_errors = [], [], []
         try:
             for item in self.validation:
                 slices = unit_float(item["slices"])[None].to(self.device)
@@ -305,12 +305,17 @@ class Trainer:
                 gt_m = item["depth"][None].float().to(self.device)
                 target = normalise_depth(1.0 / gt_m.clamp_min(1e-9), 1.0 / focus_m)
                 norm_errors.append(float(((normalise_depth(depth_d, 1.0 / focus_m) - target)[valid]).square().mean()))
+                if out.all_in_focus is not None:
+                    true_aif = unit_float(item["all_in_focus"])[None].to(self.device)
+                    aif_errors.append(float((out.all_in_focus.float() - true_aif).abs().mean()))
                 pred_m = (1.0 / depth_d.clamp_min(1e-9))[0, 0].cpu().numpy()
                 per_image.append(depth_metrics(pred_m, gt_m[0, 0].cpu().numpy(), valid[0, 0].cpu().numpy()))
         finally:
             model.train(was_training)
         metrics = average_metrics(per_image)
         metrics["mse_norm"] = float(np.mean(norm_errors))
+        if aif_errors:  # lets all-in-focus-supervised runs pick their best checkpoint without depth
+            metrics["aif_l1"] = float(np.mean(aif_errors))
         return metrics
 
     def _autocast(self):
