@@ -1,0 +1,50 @@
+"""Export the released weights from their training runs, with their benchmark-suite scores in the metadata.
+
+Run from the folder that holds ``runs/`` (see docs/training.md), after ``focalstack eval`` of the
+exported weights on the suite wrote RESULTS (results.json)::
+
+    python main/configs/train/release.py --results report/results.json --weights-dir main/src/focalstack/models/weights
+
+Which checkpoint is released: ``best.pt`` (lowest validation MSE) for the depth-supervised runs;
+for the runs that must never see depth, ``best.pt`` by the all-in-focus L1 error (stage 2 of the
+all-in-focus-supervised run) or simply ``last.pt`` (self-supervised), so no depth ground truth
+enters them even through model selection.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from focalstack.train.trainer import export_weights
+
+RELEASES = (  # (checkpoint, weights file, method name in the report)
+    ("runs/aifdepthnet_light-depth/best.pt", "aifdepthnet_light.safetensors", "aifdepthnet_light"),
+    ("runs/aifdepthnet_light-aif-stage2/best.pt", "aifdepthnet_light.aif.safetensors", "aifdepthnet_light:aif"),
+    ("runs/dffwild_light-depth/best.pt", "dffwild_light.safetensors", "dffwild_light"),
+    ("runs/daifnet_light-self/last.pt", "daifnet_light.safetensors", "daifnet_light"),
+)
+KEEP = ("mae", "mse", "abs_rel", "delta1", "bump")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=Path, help="results.json of focalstack eval on the suite")
+    parser.add_argument("--weights-dir", type=Path, required=True)
+    parser.add_argument("--runs", type=Path, default=Path("."), help="folder holding runs/")
+    args = parser.parse_args()
+    rows = json.loads(args.results.read_text())["results"] if args.results else []
+    for checkpoint, filename, method in RELEASES:
+        metrics = {r["dataset"]: {**{k: r["metrics"][k] for k in KEEP}, "seconds_per_stack": r["seconds_per_stack"]}
+                   for r in rows if r["method"] == method}
+        path = export_weights(args.runs / checkpoint, args.weights_dir / filename, licence="MIT",
+                              metrics={"suite_version": 1, "splits": metrics} if metrics else {},
+                              data="configs/train/make_data.sh: 6 simulated splits (phone, dslr_macro, microscope x "
+                                   "ideal, real), 40/40/24/24/24/24 stacks of 8 x 256x256")
+        path.chmod(0o644)
+        print(f"wrote {path} from {checkpoint}")
+
+
+if __name__ == "__main__":
+    main()
