@@ -258,3 +258,41 @@ def test_export_weights_loads_through_the_registry(tmp_path, tiny_data):
     _, meta = load_weights(path)
     assert meta["regime"] == "depth-supervised" and meta["training"]["steps"] == 2
     assert meta["training"]["train_seconds"] > 0 and meta["validation"]["metric"] == "mse_norm"
+
+
+class _WarpedSource(torch.utils.data.Dataset):
+    """Slices that are the all-in-focus image seen through known 2 x 3 warps (breathing + shift)."""
+
+    def __init__(self):
+        import cv2
+        import numpy as np
+
+        rng = np.random.default_rng(0)
+        base = cv2.GaussianBlur(rng.random((48, 48, 3)).astype(np.float32), (0, 0), 3)
+        self.base = (base - base.min()) / (base.max() - base.min())
+        self.warps = np.array([[[s, 0, (1 - s) * 24 + dx], [0, s, (1 - s) * 24 + dy]]
+                               for s, dx, dy in ((1.0, 0, 0), (1.04, 0.7, -0.4), (0.96, -1.2, 0.5))], np.float32)
+        self.slices = np.stack([cv2.warpAffine(self.base, w, (48, 48), flags=cv2.INTER_LINEAR,
+                                               borderMode=cv2.BORDER_REFLECT101) for w in self.warps])
+
+    def __len__(self):
+        return 1
+
+    def __getitem__(self, i):
+        return {"slices": torch.from_numpy(self.slices).permute(0, 3, 1, 2),
+                "focus_positions": torch.tensor([.3, .5, .9]),
+                "depth": torch.ones(1, 48, 48), "valid": torch.ones(1, 48, 48, dtype=torch.bool),
+                "all_in_focus": torch.from_numpy(self.base).permute(2, 0, 1), "camera": torch.tensor([4.4, 1.8, 1.4]),
+                "warps": torch.from_numpy(self.warps)}
+
+
+def test_align_undoes_the_known_warps(tmp_path, tiny_data):
+    off = {"flips": False, "rot90": False, "brightness": 0.0, "contrast": 0.0, "gamma": 0.0}
+    for align, bound in ((False, 0.02), (True, 0.02)):
+        config = tiny_config(tiny_data, tmp_path, data={"crop": 0, "min_slices": 3, "align": align, "augment": off})
+        batch = StepBatches(_WarpedSource(), config.data, batch_size=1, seed=0)[0]
+        error = (batch["slices"][0] - batch["all_in_focus"][0][None]).abs()[..., 6:-6, 6:-6].amax(dim=(1, 2, 3))
+        if align:
+            assert torch.all(error < bound), error
+        else:
+            assert torch.all(error[1:] > bound), error  # the warps are large enough to matter

@@ -69,6 +69,9 @@ class DataConfig:
             "Random" scheme of 002 Fig. 12), a random sorted subset of the stack's slices;
             ``max_slices`` 0 means all of them.
         workers: data-loading worker processes (0: in the training process).
+        align: warp every slice into the ground truth's frame with the dataset's exact warps
+            (undoing focus breathing and principal-point shifts), for regimes that compare pixels of
+            the slices with an aligned target, such as all-in-focus supervision.
         cache: keep every decoded training stack in memory (8-bit, ~0.6 MB per 8 x 256x256 stack)
             instead of decoding its PNG files at every use.
         augment: see :class:`AugmentConfig`.
@@ -83,6 +86,7 @@ class DataConfig:
     max_slices: int = 0
     workers: int = 0
     cache: bool = False
+    align: bool = False
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 

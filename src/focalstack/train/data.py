@@ -23,6 +23,7 @@ import torch
 from torch.utils.data import ConcatDataset, Dataset
 
 from ..errors import InputError
+from ..simulate.camera import unwarp
 from ..simulate.dataset import FocalStackFolderDataset, SimulatedDataset, SimulationConfig
 from .config import AugmentConfig, DataConfig
 
@@ -136,7 +137,10 @@ class StepBatches(Dataset):
     def _prepare(self, item: dict[str, torch.Tensor], count: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
         n = item["slices"].shape[0]
         subset = np.sort(rng.choice(n, size=count, replace=False))
-        slices = unit_float(item["slices"][torch.from_numpy(subset)])
+        slices = item["slices"][torch.from_numpy(subset)]
+        if self.config.align and "warps" in item:
+            slices = _align(slices, item["warps"][torch.from_numpy(subset)])
+        slices = unit_float(slices)
         aif = unit_float(item["all_in_focus"])
         depth, valid = item["depth"].float(), item["valid"].bool()
         spatial = [slices, aif, depth, valid]
@@ -159,6 +163,16 @@ class StepBatches(Dataset):
             "all_in_focus": aif.contiguous(),
             "camera": item["camera"].float(),
         }
+
+
+def _align(slices: torch.Tensor, warps: torch.Tensor) -> torch.Tensor:
+    """Warp every slice (N x C x H x W) into the target frame with its exact 2 x 3 warp (target -> slice)."""
+    aligned = []
+    for image, warp in zip(slices, warps):
+        array = np.ascontiguousarray(image.permute(1, 2, 0).numpy())
+        out = unwarp(array, warp.double().numpy())
+        aligned.append(torch.from_numpy(out.reshape(array.shape)).permute(2, 0, 1))
+    return torch.stack(aligned)
 
 
 def unit_float(image: torch.Tensor) -> torch.Tensor:
