@@ -92,7 +92,7 @@ class FocalStackNet(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            slices, positions = stack_to_tensors(stack, device=_device_of(self))
+            slices, positions = stack_to_tensors(stack, device=device_of(self))
             out = self(slices, positions)
         finally:
             self.train(was_training)
@@ -128,6 +128,7 @@ def _pad_to_multiple(x: Tensor, multiple: int) -> Tensor:
     return F.pad(x.reshape(b * n, c, h, w), (0, pw, 0, ph), mode=mode).reshape(b, n, c, h + ph, w + pw)
 
 
-def _device_of(module: nn.Module):
+def device_of(module: nn.Module):
+    """The device of a module's parameters (None for a module without any)."""
     parameter = next(module.parameters(), None)
     return parameter.device if parameter is not None else None

@@ -96,6 +96,15 @@ def coarse_all_in_focus(slices: Tensor, *, power: float = 8.0) -> Tensor:
         return (weights * slices).sum(dim=1)
 
 
+def depth_in_metres(depth_diopters: Tensor, focal_length_mm, *, min_diopters: float = 1e-6) -> Tensor:
+    """A predicted depth (B x 1 x H x W, diopters) in metres for the renderer: the diopters are
+    clamped to [min_diopters, 0.99 / f] so that no point lies at infinity or inside the focal length.
+    ``focal_length_mm`` is a float or a B tensor."""
+    f_m = torch.as_tensor(focal_length_mm, dtype=depth_diopters.dtype, device=depth_diopters.device) * 1e-3
+    max_diopters = (0.99 / f_m).reshape(-1, 1, 1, 1) if f_m.dim() else 0.99 / f_m
+    return 1.0 / depth_diopters.clamp_min(min_diopters).minimum(max_diopters)
+
+
 def self_supervised_loss(
     depth_m: Tensor,
     aif: Tensor,

@@ -52,7 +52,7 @@ from ..models.registry import create_model
 from ..models.weights import load_weights, save_weights
 from .config import TrainConfig
 from .data import StepBatches, ValidationSet, open_sources, unit_float
-from .losses import aif_loss, depth_loss, self_supervised_loss
+from .losses import aif_loss, depth_in_metres, depth_loss, self_supervised_loss
 
 CHECKPOINT_FORMAT = "focalstack-train-v1"
 # config keys that may differ between a run and its resumption
@@ -86,7 +86,7 @@ def training_loss(out: DepthOutput, batch: dict[str, Tensor], config: TrainConfi
     if out.all_in_focus is None:
         raise InputError(f"model {config.model} has no all-in-focus output; it cannot train with regime 'self'")
     camera = batch["camera"]
-    depth_m = 1.0 / out.depth.clamp_min(1e-6)
+    depth_m = depth_in_metres(out.depth, camera[:, 0])
     loss, parts = self_supervised_loss(
         depth_m, out.all_in_focus.clamp(0, 1), batch["slices"], batch["focus_positions"],
         focal_length_mm=camera[:, 0], f_number=camera[:, 1], pixel_pitch_um=camera[:, 2],
@@ -335,7 +335,7 @@ class Trainer:
             signal.signal(signal.SIGTERM, _raise_interrupt)
         bar = _Progress(self.progress, start=self.step, total=config.steps)
         self._fit_started = time.perf_counter()
-        started, data_time, last_loss = time.perf_counter(), 0.0, math.nan
+        data_time, last_loss = 0.0, math.nan
         window = {"loss": [], "parts": {}, "t": time.perf_counter(), "data": 0.0, "n": 0}
         interrupted = False
         try:
@@ -381,9 +381,10 @@ class Trainer:
         self.save_checkpoint()
         if self.world > 1:
             dist.barrier()
-        self.train_seconds += time.perf_counter() - self._fit_started
+        seconds = time.perf_counter() - self._fit_started
+        self.train_seconds += seconds
         self._fit_started = None
-        summary = {"step": self.step, "loss": last_loss, "seconds": time.perf_counter() - started,
+        summary = {"step": self.step, "loss": last_loss, "seconds": seconds,
                    "interrupted": interrupted, "best": self.best}
         if self.world > 1:
             summary["rank_param_difference"] = self._rank_difference()

@@ -53,9 +53,9 @@ import torch
 from torch import Tensor
 
 from ..errors import InputError
-from ..models.base import FocalStackNet, stack_to_tensors
+from ..models.base import FocalStackNet, device_of, stack_to_tensors
 from ..stack import FocalStack
-from .losses import coarse_all_in_focus, self_supervised_loss
+from .losses import coarse_all_in_focus, depth_in_metres, self_supervised_loss
 
 METRIC_UNITS = ("m", "diopter")
 AIF_SOURCES = ("model", "coarse")
@@ -140,7 +140,7 @@ def test_time_optimize(
     _check_parameters(model, steps, lr, crop_size, eval_crops, aif)
     start = time.perf_counter()
     tuned = copy.deepcopy(model).eval()  # eval mode throughout: batch-norm statistics stay fixed
-    slices, positions = stack_to_tensors(stack, device=_device_of(tuned))
+    slices, positions = stack_to_tensors(stack, device=device_of(tuned))
     rng = np.random.default_rng(seed)
     crop = (min(crop_size, stack.shape[0]), min(crop_size, stack.shape[1]))
     eval_boxes = _eval_boxes(rng, stack.shape, crop, eval_crops)
@@ -188,8 +188,7 @@ def self_supervised_stack_loss(model: FocalStackNet, slices: Tensor, positions: 
     """The self-supervised loss of ``model`` on B x N x C x H x W slices whose focus positions
     (B x N) are in diopters, with ``lens`` from :func:`tto_lens`."""
     out = model(slices, positions)
-    max_diopters = 0.99 / (lens["focal_length_mm"] * 1e-3)
-    depth_m = 1.0 / out.depth.clamp(1e-3, max_diopters)
+    depth_m = depth_in_metres(out.depth, lens["focal_length_mm"], min_diopters=1e-3)
     image = out.all_in_focus if aif == "model" and out.all_in_focus is not None else coarse_all_in_focus(slices)
     loss, _ = self_supervised_loss(depth_m, image, slices, 1.0 / positions, **lens)
     return loss
@@ -249,7 +248,3 @@ def _check_parameters(model, steps: int, lr: float, crop_size: int, eval_crops: 
     if aif not in AIF_SOURCES:
         raise InputError(f"aif must be one of {', '.join(AIF_SOURCES)}, got {aif!r}")
 
-
-def _device_of(model: torch.nn.Module):
-    parameter = next(model.parameters(), None)
-    return parameter.device if parameter is not None else None
