@@ -9,6 +9,7 @@ from focalstack.train.losses import (
     coarse_all_in_focus,
     depth_loss,
     edge_aware_smoothness,
+    gradient_matching,
     self_supervised_loss,
     ssim,
 )
@@ -34,6 +35,32 @@ def test_depth_loss_gradient_points_to_the_target():
     pred = torch.full((1, 1, 4, 4), 0.5, requires_grad=True)
     depth_loss([pred], target).backward()
     assert (pred.grad > 0).all()
+
+
+def test_gradient_matching_ignores_offsets_and_counts_noise():
+    target = torch.rand(1, 1, 16, 16)
+    valid = torch.ones_like(target, dtype=torch.bool)
+    assert gradient_matching(target + 0.3, target, valid) == pytest.approx(0.0, abs=1e-6)
+    checker = (torch.arange(16)[:, None] + torch.arange(16)[None, :]) % 2 * 0.1  # +-0.1 pixel-scale noise
+    assert gradient_matching(target + checker, target, valid) == pytest.approx(0.1, rel=1e-5)
+    # invalid pixels: pairs touching them do not count
+    valid[..., 8:] = False
+    noisy_right = target.clone()
+    noisy_right[..., 8:] += checker[..., 8:] * 50
+    assert gradient_matching(noisy_right, target, valid) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_depth_loss_gradient_term_is_added_and_smooths():
+    target = torch.zeros(1, 1, 16, 16)
+    noise = torch.randn(1, 1, 16, 16, generator=torch.Generator().manual_seed(1)) * 0.1
+    plain = depth_loss([target + noise], target)
+    with_grad = depth_loss([target + noise], target, gradient=0.5)
+    expected = float(plain + 0.5 * gradient_matching(noise, target, target == 0))
+    assert float(with_grad) == pytest.approx(expected, rel=1e-5)
+    pred = (target + noise).requires_grad_()
+    depth_loss([pred], target, gradient=0.5).backward()
+    stepped = (pred - 0.05 * pred.grad).detach()  # one descent step makes the error smoother
+    assert gradient_matching(stepped, target, target == 0) < gradient_matching(noise, target, target == 0)
 
 
 def test_smoothness_is_edge_aware():
@@ -83,6 +110,22 @@ def test_self_supervised_gradient_moves_depth_towards_the_truth():
     grad = guess.grad[0, 0]
     # descending the gradient moves the near half (truth 0.3) nearer and the far half (0.6) farther
     assert grad[4:-4, 4:12].mean() > 0 and grad[4:-4, 20:28].mean() < 0
+
+
+def test_layered_disc_loss_is_zero_for_the_truth_and_prefers_it_at_occlusions():
+    """With the occlusion-aware renderer and the disc PSF the simulator uses, the true depth
+    re-renders the stack exactly; the per-pixel renderer cannot (its blurred background spreads
+    over the sharp foreground), so the layered loss ranks the truth first."""
+    aif, depth, focus, slices = _scene()
+    slices = render_focal_stack(aif, depth, focus, method="layered", psf="disc", num_layers=8, **LENS)
+    kw = dict(coarse_aif_weight=0.0, smoothness=0.0, method="layered", psf="disc", num_layers=8, **LENS)
+    truth = self_supervised_loss(depth, aif, slices, focus, **kw)[1]["reconstruction"]
+    assert truth < 1e-5
+    for wrong in (depth * 1.1, torch.full_like(depth, 0.45)):
+        assert self_supervised_loss(wrong, aif, slices, focus, **kw)[1]["reconstruction"] > truth + 1e-3
+    guess = torch.full_like(depth, 0.45).requires_grad_()
+    self_supervised_loss(guess, aif, slices, focus, **kw)[0].backward()
+    assert torch.isfinite(guess.grad).all() and guess.grad.abs().sum() > 0
 
 
 def test_coarse_all_in_focus_prefers_sharp_slices():

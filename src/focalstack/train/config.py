@@ -125,8 +125,13 @@ class TrainConfig:
         init: optional weights (safetensors) or checkpoint to start from.
         regime: ``depth`` (002 Eq. 3), ``aif`` (001 Eq. 4-6) or ``self`` (003).
         depth_norm: ``l2`` or ``l1`` for the depth regime.
+        depth_gradient: weight of the depth regime's gradient-matching term (L1 of the error's
+            spatial gradient), which penalises pixel-scale noise in the prediction (the Bump metric).
         aif_smoothness, aif_a: the all-in-focus regime's smoothness weight and edge sharpness.
         self_coarse_aif, self_smoothness: the self-supervised regime's auxiliary weights.
+        self_renderer, self_psf, self_layers: the renderer of the self-supervised regime
+            (``per_pixel`` or the occlusion-aware ``layered`` with ``self_layers`` layers; PSF
+            ``gaussian`` or ``disc``), see :func:`focalstack.optics.render_focal_stack`.
         steps: optimiser steps.
         batch_size: global batch (split over processes in distributed runs).
         seed: fixes weights' initialisation, the data order, crops and augmentations.
@@ -146,10 +151,14 @@ class TrainConfig:
     init: str = ""
     regime: str = "depth"
     depth_norm: str = "l2"
+    depth_gradient: float = 0.0
     aif_smoothness: float = 0.002
     aif_a: float = 150.0
     self_coarse_aif: float = 0.1
     self_smoothness: float = 0.002
+    self_renderer: str = "per_pixel"
+    self_psf: str = "gaussian"
+    self_layers: int = 12
     steps: int = 1000
     batch_size: int = 4
     seed: int = 0
@@ -172,6 +181,12 @@ class TrainConfig:
             problems.append(f"regime must be one of {', '.join(REGIMES)}, not {self.regime!r}")
         if self.depth_norm not in ("l1", "l2"):
             problems.append("depth_norm must be l1 or l2")
+        if self.depth_gradient < 0:
+            problems.append("depth_gradient must be >= 0")
+        if self.self_renderer not in ("per_pixel", "layered") or self.self_psf not in ("gaussian", "disc"):
+            problems.append("self_renderer must be per_pixel or layered, self_psf gaussian or disc")
+        if self.self_layers < 2:
+            problems.append("self_layers must be >= 2")
         if self.steps < 1 or self.batch_size < 1 or self.checkpoint_every < 1 or self.log_every < 1:
             problems.append("steps, batch_size, checkpoint_every and log_every must be >= 1")
         if not (self.data.folders or self.data.simulate):

@@ -29,7 +29,8 @@ def _scale_weights(count: int) -> tuple[float, ...]:
     return SCALE_WEIGHTS[-count:] if count <= len(SCALE_WEIGHTS) else (1.0,) * count
 
 
-def depth_loss(depth_scales: list[Tensor], target: Tensor, valid: Tensor | None = None, *, norm: str = "l2") -> Tensor:
+def depth_loss(depth_scales: list[Tensor], target: Tensor, valid: Tensor | None = None, *, norm: str = "l2",
+               gradient: float = 0.0) -> Tensor:
     """Weighted sum over scales of the mean L2 (or L1) depth error on valid pixels (002 Eq. 3).
 
     Args:
@@ -37,13 +38,28 @@ def depth_loss(depth_scales: list[Tensor], target: Tensor, valid: Tensor | None 
         target: B x 1 x H x W ground truth in the same unit.
         valid: B x 1 x H x W bool; default every pixel.
         norm: ``"l2"`` (squared error) or ``"l1"``.
+        gradient: weight of :func:`gradient_matching` added at each scale (0: the paper's loss).
     """
     valid = torch.ones_like(target, dtype=torch.bool) if valid is None else valid
     total = target.new_zeros(())
     for weight, depth in zip(_scale_weights(len(depth_scales)), depth_scales):
         error = (depth - target)[valid]
         total = total + weight * (error.square().mean() if norm == "l2" else error.abs().mean())
+        if gradient:
+            total = total + weight * gradient * gradient_matching(depth, target, valid)
     return total
+
+
+def gradient_matching(depth: Tensor, target: Tensor, valid: Tensor) -> Tensor:
+    """Mean L1 norm of the horizontal and vertical differences of the error ``depth - target``
+    over pixel pairs that are both valid: zero when the prediction is the target up to an
+    offset, large for pixel-scale noise."""
+    error = depth - target
+    pair_x = valid[..., :, 1:] & valid[..., :, :-1]
+    pair_y = valid[..., 1:, :] & valid[..., :-1, :]
+    dx = (error[..., :, 1:] - error[..., :, :-1]).abs()[pair_x]
+    dy = (error[..., 1:, :] - error[..., :-1, :]).abs()[pair_y]
+    return (dx.sum() + dy.sum()) / max(int(pair_x.sum() + pair_y.sum()), 1)
 
 
 def edge_aware_smoothness(depth: Tensor, image: Tensor, *, a: float = 150.0) -> Tensor:
@@ -117,6 +133,8 @@ def self_supervised_loss(
     coarse_aif_weight: float = 0.1,
     smoothness: float = 0.002,
     method: str = "per_pixel",
+    psf: str = "gaussian",
+    num_layers: int = 12,
 ) -> tuple[Tensor, dict[str, float]]:
     """Re-render the input stack from the prediction and compare (003).
 
@@ -128,13 +146,16 @@ def self_supervised_loss(
         focal_length_mm, f_number, pixel_pitch_um: the stack's camera (floats or B tensors).
         coarse_aif_weight: weight of the L1 pull of ``aif`` towards :func:`coarse_all_in_focus`.
         smoothness: weight of the edge-aware smoothness of inverse depth.
-        method: renderer (``per_pixel`` is the fast one).
+        method: renderer: ``per_pixel`` (fast; ignores occlusion, so it biases depth near edges)
+            or ``layered`` (occlusion-aware, with ``num_layers`` layers; several times slower).
+        psf: ``gaussian`` or ``disc`` (the PSF of a circular aperture).
 
     Returns:
         (loss, parts) with the value of each term for logging.
     """
     rendered = render_focal_stack(aif, depth_m, focus_distances_m, focal_length_mm=focal_length_mm,
-                                  f_number=f_number, pixel_pitch_um=pixel_pitch_um, method=method)
+                                  f_number=f_number, pixel_pitch_um=pixel_pitch_um, method=method, psf=psf,
+                                  num_layers=num_layers)
     reconstruction = reconstruction_error(rendered, slices)
     coarse = (aif - coarse_all_in_focus(slices)).abs().mean()
     smooth = edge_aware_smoothness(1.0 / depth_m, aif)

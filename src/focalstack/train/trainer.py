@@ -74,7 +74,7 @@ def training_loss(out: DepthOutput, batch: dict[str, Tensor], config: TrainConfi
     if config.regime == "depth":
         target = normalise_depth(1.0 / batch["depth"], positions).clamp(0, 1)
         scales = [normalise_depth(d, positions) for d in out.depth_scales]
-        loss = depth_loss(scales, target, batch["valid"], norm=config.depth_norm)
+        loss = depth_loss(scales, target, batch["valid"], norm=config.depth_norm, gradient=config.depth_gradient)
         return loss, {"depth": float(loss.detach())}
     if config.regime == "aif":
         if out.all_in_focus is None:
@@ -90,7 +90,8 @@ def training_loss(out: DepthOutput, batch: dict[str, Tensor], config: TrainConfi
     loss, parts = self_supervised_loss(
         depth_m, out.all_in_focus.clamp(0, 1), batch["slices"], batch["focus_positions"],
         focal_length_mm=camera[:, 0], f_number=camera[:, 1], pixel_pitch_um=camera[:, 2],
-        coarse_aif_weight=config.self_coarse_aif, smoothness=config.self_smoothness)
+        coarse_aif_weight=config.self_coarse_aif, smoothness=config.self_smoothness,
+        method=config.self_renderer, psf=config.self_psf, num_layers=config.self_layers)
     return loss, parts
 
 
