@@ -19,7 +19,7 @@ from focalstack.errors import InputError
 from focalstack.models import create_model
 from focalstack.simulate.dataset import SimulationConfig, write_dataset
 from focalstack.train.config import TrainConfig
-from focalstack.train.data import StepBatches
+from focalstack.train.data import StepBatches, ValidationSet, open_sources, unit_float
 from focalstack.train.trainer import Trainer, export_weights, training_loss
 
 STEPS = 60
@@ -306,3 +306,17 @@ def test_align_undoes_the_known_warps(tmp_path, tiny_data):
             assert torch.all(error < bound), error
         else:
             assert torch.all(error[1:] > bound), error  # the warps are large enough to matter
+
+
+def test_validation_stacks_are_aligned_like_training_stacks(tmp_path, tiny_data):
+    off = {"flips": False, "rot90": False, "brightness": 0.0, "contrast": 0.0, "gamma": 0.0}
+    config = tiny_config(tiny_data, tmp_path, data={"crop": 0, "min_slices": 4, "max_slices": 4, "align": True,
+                                                    "val_align": True, "augment": off})
+    plain = ValidationSet([str(tiny_data)], 1)
+    aligned = ValidationSet([str(tiny_data)], 1, align=True)
+    assert not torch.equal(plain.items[0]["warps"], torch.eye(2, 3).expand(4, 2, 3))  # the data breathes
+    batches = StepBatches(open_sources(config.data), config.data, batch_size=1, seed=0)
+    step = next(s for s in range(4) if batches.stack_indices(s)[0] == 0)  # the step that trains on stack 0
+    assert torch.allclose(batches[step]["slices"][0], aligned.items[0]["slices"], atol=1e-6)
+    assert not torch.allclose(unit_float(plain.items[0]["slices"]), aligned.items[0]["slices"], atol=1e-3)
+    assert Trainer(config, progress=False).validation.items[0]["slices"].is_floating_point()

@@ -72,6 +72,8 @@ class DataConfig:
         align: warp every slice into the ground truth's frame with the dataset's exact warps
             (undoing focus breathing and principal-point shifts), for regimes that compare pixels of
             the slices with an aligned target, such as all-in-focus supervision.
+        val_align: the same for the validation stacks, so that a depth-free validation metric
+            (``aif_l1``) is measured under the training conditions.
         cache: keep every decoded training stack in memory (8-bit, ~0.6 MB per 8 x 256x256 stack)
             instead of decoding its PNG files at every use.
         augment: see :class:`AugmentConfig`.
@@ -87,6 +89,7 @@ class DataConfig:
     workers: int = 0
     cache: bool = False
     align: bool = False
+    val_align: bool = False
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 

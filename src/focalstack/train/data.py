@@ -210,14 +210,18 @@ def _photometric(slices: torch.Tensor, aif: torch.Tensor, augment: AugmentConfig
 
 
 class ValidationSet:
-    """Whole stacks (all slices, full size) from validation folders, at most ``max_per_folder`` each."""
+    """Whole stacks (all slices, full size) from validation folders, at most ``max_per_folder`` each;
+    with ``align`` their slices are warped into the ground truth's frame (see ``DataConfig.align``)."""
 
-    def __init__(self, folders: Sequence[str], max_per_folder: int) -> None:
+    def __init__(self, folders: Sequence[str], max_per_folder: int, *, align: bool = False) -> None:
         self.items = []
         for folder in folders:
             dataset = FocalStackFolderDataset(folder)
             for i in range(min(len(dataset), max_per_folder)):
-                self.items.append(dataset[i])
+                item = dataset[i]
+                if align and "warps" in item:
+                    item = {**item, "slices": _align(unit_float(item["slices"]), item["warps"])}
+                self.items.append(item)
 
     def __len__(self) -> int:
         return len(self.items)

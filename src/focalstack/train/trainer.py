@@ -57,7 +57,7 @@ from .losses import aif_loss, depth_in_metres, depth_loss, self_supervised_loss
 CHECKPOINT_FORMAT = "focalstack-train-v1"
 # config keys that may differ between a run and its resumption
 _RESUMABLE_CHANGES = {"steps", "checkpoint_every", "val_every", "log_every", "threads", "data.workers",
-                      "data.val_folders", "data.val_max"}
+                      "data.val_folders", "data.val_max", "data.val_align"}
 
 
 # --------------------------------------------------------------------------- losses per regime
@@ -170,7 +170,8 @@ class Trainer:
         self.train_seconds, self._fit_started = 0.0, None  # wall time of earlier sessions, start of this one
         self.batches = StepBatches(open_sources(config.data), config.data, batch_size=config.batch_size,
                                    seed=config.seed, rank=self.rank, world_size=self.world)
-        self.validation = ValidationSet(config.data.val_folders, config.data.val_max) if self.rank == 0 else None
+        self.validation = ValidationSet(config.data.val_folders, config.data.val_max,
+                                        align=config.data.val_align) if self.rank == 0 else None
         if resume:
             self._load_checkpoint(self.out / "last.pt")
         self._writer = None
