@@ -50,7 +50,8 @@ def measure(model, sample, args) -> list[dict]:
     before = score_sample(sample, model.predict(sample.stack))
     predict_s = time.perf_counter() - start
     tuned, report = test_time_optimize(model, sample.stack, args.steps, lr=args.lr, crop_size=args.crop,
-                                       seed=args.seed)
+                                       seed=args.seed, renderer=args.renderer, psf=args.psf,
+                                       num_layers=args.layers)
     start = time.perf_counter()
     after = score_sample(sample, tuned.predict(sample.stack))
     tuned_predict_s = time.perf_counter() - start
@@ -88,6 +89,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--suite-dir", type=Path, default=Path(".focalstack-suite"))
     parser.add_argument("--rgbd", type=Path, nargs="*", default=RGBD)
+    parser.add_argument("--renderer", choices=("per_pixel", "layered"), default="per_pixel")
+    parser.add_argument("--psf", choices=("gaussian", "disc"), default="gaussian")
+    parser.add_argument("--layers", type=int, default=8)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model = create_model(args.model, pretrained=args.weights)
@@ -98,7 +102,9 @@ def main() -> None:
             rows += [(sample.name, row) for row in measure(model, sample, args)]
             print(f"{sample.name}: done", flush=True)
     print(f"\n{args.model} ({args.weights.name}), test-time optimisation: {args.steps} steps, lr {args.lr:g}, "
-          f"{args.crop} px crops, seed {args.seed}; depth metrics in metres on valid pixels inside the focus range\n")
+          f"{args.crop} px crops, seed {args.seed}, renderer {args.renderer}/{args.psf}"
+          f"{f' ({args.layers} layers)' if args.renderer == 'layered' else ''}; "
+          "depth metrics in metres on valid pixels inside the focus range\n")
     print(table(rows + mean_rows(rows)))
 
 

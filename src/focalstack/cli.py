@@ -29,6 +29,7 @@ def _choices(name: str, values) -> type[Enum]:
 
 Unit = _choices("Unit", UNITS)
 PeakFit = _choices("PeakFit", PEAK_FITS)
+TTORenderer = _choices("TTORenderer", ("per_pixel", "layered"))
 Fusion = _choices("Fusion", FUSIONS)
 Refinement = _choices("Refinement", REFINEMENTS)
 
@@ -79,6 +80,9 @@ def depth(
                             "on this stack for STEPS steps with the self-supervised re-rendering loss before "
                             "predicting (models only; needs the camera block of stack.json)."),
     tto_lr: float = typer.Option(1e-4, "--tto-lr", help="Learning rate of --tto (Adam)."),
+    tto_renderer: TTORenderer = typer.Option("per_pixel", "--tto-renderer",
+                                             help="Re-rendering of --tto: per_pixel (Gaussian PSF, fast) or "
+                                             "layered (occlusion-aware, disc PSF of a round aperture, slower)."),
     peak_fit: PeakFit = typer.Option("gaussian",
                                  help="Sub-slice peak fit of the focus curve (in inverse depth)."),
     fusion: Fusion = typer.Option("soft",
@@ -99,7 +103,7 @@ def depth(
         run = _depth_method(method, weights, ClassicalConfig(focus_measure=measure,
                                                     window=window, peak_fit=peak_fit.value, fusion=fusion.value,
                                                     refine=refine.value, refine_radius=refine_radius),
-                           tto=tto, tto_lr=tto_lr, scale=scale)
+                           tto=tto, tto_lr=tto_lr, tto_renderer=tto_renderer.value, scale=scale)
         stack = _open_stack(stack_dir, focus_positions, unit.value if unit else None, scale, max_megapixels)
         with _LazyProgress(disabled=quiet, label="TTO steps" if tto else "slices") as progress:
             result = run(stack, progress)
@@ -121,7 +125,7 @@ def depth(
 
 
 def _depth_method(method: str, weights: Path | None, config: ClassicalConfig, *, tto: int = 0, tto_lr: float = 1e-4,
-                  scale: float = 1.0):
+                  tto_renderer: str = "per_pixel", scale: float = 1.0):
     """``run(stack, progress) -> DepthResult`` for a focus measure or a registered, trained model
     (fine-tuned on the stack first for ``tto`` > 0 steps)."""
     if tto < 0 or not tto_lr > 0:
@@ -141,26 +145,29 @@ def _depth_method(method: str, weights: Path | None, config: ClassicalConfig, *,
 
     def run(stack, progress):
         start = time.perf_counter()
-        tuned, report = _test_time_optimize(model, stack, tto, tto_lr, scale, progress) if tto else (model, None)
+        tuned, report = _test_time_optimize(model, stack, tto, tto_lr, tto_renderer, scale, progress) if tto \
+            else (model, None)
         result = tuned.predict(stack)
         result.timings["total"] = time.perf_counter() - start
         result.method, result.parameters = method, dict(model.model_config)
         if report is not None:
             result.timings["tto"] = report.seconds
-            result.parameters["tto"] = {**report.to_dict(), "lr": tto_lr}
+            result.parameters["tto"] = {**report.to_dict(), "lr": tto_lr, "renderer": tto_renderer}
         return result
 
     return run
 
 
-def _test_time_optimize(model, stack, steps: int, lr: float, scale: float, progress):
+def _test_time_optimize(model, stack, steps: int, lr: float, renderer: str, scale: float, progress):
     """:func:`~focalstack.train.tto.test_time_optimize`; the camera's pixel pitch is that of the
     full-size photo, so it grows by 1 / ``scale`` when the slices were downscaled."""
     from .train.tto import test_time_optimize
 
     camera = stack.camera
     pitch = camera.pixel_pitch_um / scale if camera is not None and camera.pixel_pitch_um else None
-    return test_time_optimize(model, stack, steps, lr=lr, pixel_pitch_um=pitch, progress=progress)
+    psf = "disc" if renderer == "layered" else "gaussian"
+    return test_time_optimize(model, stack, steps, lr=lr, pixel_pitch_um=pitch, renderer=renderer, psf=psf,
+                              progress=progress)
 
 
 @app.command()

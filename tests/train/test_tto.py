@@ -144,6 +144,14 @@ def test_bad_parameters_are_refused(stack):
         tto.test_time_optimize(_model("aifdepthnet_light"), stack, -1)
     with pytest.raises(InputError, match="aif must be"):
         tto.test_time_optimize(_model("aifdepthnet_light"), stack, 1, aif="sharpest")
+    with pytest.raises(InputError, match="TTO needs renderer"):
+        tto.test_time_optimize(_model("aifdepthnet_light"), stack, 1, renderer="raytraced")
+
+
+def test_tto_with_the_layered_renderer_lowers_its_loss(stack):
+    _, report = tto.test_time_optimize(_model("aifdepthnet_light"), stack, 4, lr=3e-3, renderer="layered", psf="disc",
+                                       num_layers=6)
+    assert report.loss_after < report.loss_before
 
 
 # --- command line -------------------------------------------------------------------------------------------
@@ -190,7 +198,13 @@ def test_cli_tto_prints_losses_and_records_them(tmp_path, simulated, weights):
     assert "test-time optimisation: 2 steps" in result.stderr and " -> " in result.stderr
     summary = json.loads((out / "result.json").read_text())
     assert len(summary["parameters"]["tto"]["losses"]) == 2 and summary["parameters"]["tto"]["lr"] == 1e-3
+    assert summary["parameters"]["tto"]["renderer"] == "per_pixel"
     assert np.load(out / "depth.npy").shape == (SIZE, SIZE)
+    layered = tmp_path / "layered"
+    result = _invoke("depth", folder, "-o", layered, "-m", "aifdepthnet_light", "--weights", weights, "--tto", 1,
+                     "--tto-renderer", "layered")
+    assert result.exit_code == 0, result.output
+    assert json.loads((layered / "result.json").read_text())["parameters"]["tto"]["renderer"] == "layered"
 
 
 def test_cli_tto_with_a_classical_method_is_bad_input(tmp_path, simulated):

@@ -99,6 +99,9 @@ def test_time_optimize(
     aif: str = "model",
     max_grad_norm: float | None = 1.0,
     pixel_pitch_um: float | None = None,
+    renderer: str = "per_pixel",
+    psf: str = "gaussian",
+    num_layers: int = 8,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[FocalStackNet, TTOReport]:
     """Fine-tune a copy of ``model`` on ``stack`` with the self-supervised re-rendering loss.
@@ -117,6 +120,9 @@ def test_time_optimize(
         max_grad_norm: gradient-norm clip, or None.
         pixel_pitch_um: pixel pitch of the stack's images in micrometres, overriding the camera's
             (e.g. the native pitch divided by a downscaling factor).
+        renderer, psf, num_layers: the re-rendering (see :func:`~focalstack.train.losses.self_supervised_loss`):
+            ``per_pixel`` / ``gaussian`` is fast; ``layered`` / ``disc`` models occlusion and a
+            circular aperture.
         progress: ``progress(done, total)`` after every step.
 
     Returns:
@@ -138,16 +144,20 @@ def test_time_optimize(
     """
     lens = tto_lens(stack, pixel_pitch_um=pixel_pitch_um)
     _check_parameters(model, steps, lr, crop_size, eval_crops, aif)
+    if renderer not in ("per_pixel", "layered") or psf not in ("gaussian", "disc") or num_layers < 2:
+        raise InputError(f"TTO needs renderer per_pixel|layered, psf gaussian|disc and num_layers >= 2, got "
+                         f"{renderer!r}, {psf!r}, {num_layers}")
+    render = {"method": renderer, "psf": psf, "num_layers": num_layers}
     start = time.perf_counter()
     tuned = copy.deepcopy(model).eval()  # eval mode throughout: batch-norm statistics stay fixed
     slices, positions = stack_to_tensors(stack, device=device_of(tuned))
     rng = np.random.default_rng(seed)
     crop = (min(crop_size, stack.shape[0]), min(crop_size, stack.shape[1]))
     eval_boxes = _eval_boxes(rng, stack.shape, crop, eval_crops)
-    loss_before = _mean_loss(tuned, slices, positions, eval_boxes, lens, aif)
-    losses = _optimise(tuned, slices, positions, rng, crop, steps, lens, aif, lr=lr, max_grad_norm=max_grad_norm,
-                       progress=progress)
-    loss_after = _mean_loss(tuned, slices, positions, eval_boxes, lens, aif)
+    loss_before = _mean_loss(tuned, slices, positions, eval_boxes, lens, aif, render)
+    losses = _optimise(tuned, slices, positions, rng, crop, steps, lens, aif, render, lr=lr,
+                       max_grad_norm=max_grad_norm, progress=progress)
+    loss_after = _mean_loss(tuned, slices, positions, eval_boxes, lens, aif, render)
     report = TTOReport(loss_before, loss_after, losses, time.perf_counter() - start, steps, crop)
     return tuned, report
 
@@ -184,24 +194,26 @@ def tto_lens(stack: FocalStack, *, pixel_pitch_um: float | None = None) -> dict[
 
 
 def self_supervised_stack_loss(model: FocalStackNet, slices: Tensor, positions: Tensor, lens: dict[str, float], *,
-                               aif: str = "model") -> Tensor:
+                               aif: str = "model", render: dict | None = None) -> Tensor:
     """The self-supervised loss of ``model`` on B x N x C x H x W slices whose focus positions
-    (B x N) are in diopters, with ``lens`` from :func:`tto_lens`."""
+    (B x N) are in diopters, with ``lens`` from :func:`tto_lens`; ``render`` holds the renderer's
+    ``method``, ``psf`` and ``num_layers`` (default: per-pixel, Gaussian)."""
     out = model(slices, positions)
     depth_m = depth_in_metres(out.depth, lens["focal_length_mm"], min_diopters=1e-3)
     image = out.all_in_focus if aif == "model" and out.all_in_focus is not None else coarse_all_in_focus(slices)
-    loss, _ = self_supervised_loss(depth_m, image, slices, 1.0 / positions, **lens)
+    loss, _ = self_supervised_loss(depth_m, image, slices, 1.0 / positions, **lens, **(render or {}))
     return loss
 
 
-def _optimise(model, slices, positions, rng, crop, steps, lens, aif, *, lr, max_grad_norm, progress) -> list[float]:
+def _optimise(model, slices, positions, rng, crop, steps, lens, aif, render, *, lr, max_grad_norm,
+              progress) -> list[float]:
     """``steps`` Adam steps, each on one random window; returns the loss of every step."""
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.Adam(parameters, lr=lr, betas=(0.9, 0.99))
     losses = []
     for step in range(steps):
         window = _crop(slices, _random_box(rng, slices.shape[-2:], crop))
-        loss = self_supervised_stack_loss(model, window, positions, lens, aif=aif)
+        loss = self_supervised_stack_loss(model, window, positions, lens, aif=aif, render=render)
         value = float(loss.detach())
         optimiser.zero_grad(set_to_none=True)
         if math.isfinite(value):
@@ -216,9 +228,9 @@ def _optimise(model, slices, positions, rng, crop, steps, lens, aif, *, lr, max_
 
 
 @torch.no_grad()
-def _mean_loss(model, slices, positions, boxes: list[Box], lens, aif) -> float:
-    return float(np.mean([float(self_supervised_stack_loss(model, _crop(slices, box), positions, lens, aif=aif))
-                          for box in boxes]))
+def _mean_loss(model, slices, positions, boxes: list[Box], lens, aif, render) -> float:
+    return float(np.mean([float(self_supervised_stack_loss(model, _crop(slices, box), positions, lens, aif=aif,
+                                                           render=render)) for box in boxes]))
 
 
 def _eval_boxes(rng: np.random.Generator, shape: tuple[int, int], crop: tuple[int, int], count: int) -> list[Box]:
