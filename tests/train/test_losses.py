@@ -128,6 +128,22 @@ def test_layered_disc_loss_is_zero_for_the_truth_and_prefers_it_at_occlusions():
     assert torch.isfinite(guess.grad).all() and guess.grad.abs().sum() > 0
 
 
+def test_attention_term_pulls_the_attention_to_the_sharp_slice():
+    aif, depth, focus, slices = _scene()
+    kw = dict(coarse_aif_weight=0.0, smoothness=0.0, attention_weight=1.0, **LENS)
+    logits = torch.zeros(1, 5, 32, 32, requires_grad=True)  # uniform attention over the 5 slices
+    loss, parts = self_supervised_loss(depth, aif, slices, focus, attention=torch.softmax(logits, 1), **kw)
+    loss.backward()
+    # the near half is sharp in slice 1 (0.3 m), the far half in slice 3 (0.6 m): descending raises those logits
+    assert (logits.grad[0, 1, 4:-4, 4:12] < 0).float().mean() > 0.8
+    assert (logits.grad[0, 3, 4:-4, 20:28] < 0).float().mean() > 0.8
+    sharp = torch.zeros(1, 5, 32, 32)
+    sharp[:, 1, :, :16], sharp[:, 3, :, 16:] = 1.0, 1.0
+    _, best = self_supervised_loss(depth, aif, slices, focus, attention=sharp, **kw)
+    assert best["attention_aif"] < 0.5 * parts["attention_aif"]
+    assert "attention_aif" not in self_supervised_loss(depth, aif, slices, focus, **LENS)[1]
+
+
 def test_coarse_all_in_focus_prefers_sharp_slices():
     aif, depth, focus, slices = _scene()
     coarse = coarse_all_in_focus(slices)

@@ -132,6 +132,8 @@ class TrainConfig:
             spatial gradient), which penalises pixel-scale noise in the prediction (the Bump metric).
         aif_smoothness, aif_a: the all-in-focus regime's smoothness weight and edge sharpness.
         self_coarse_aif, self_smoothness: the self-supervised regime's auxiliary weights.
+        self_attention: weight of the self-supervised regime's pull of the attention-fused slices
+            towards the coarse all-in-focus image (see :func:`~focalstack.train.losses.self_supervised_loss`).
         self_renderer, self_psf, self_layers: the renderer of the self-supervised regime
             (``per_pixel`` or the occlusion-aware ``layered`` with ``self_layers`` layers; PSF
             ``gaussian`` or ``disc``), see :func:`focalstack.optics.render_focal_stack`.
@@ -159,6 +161,7 @@ class TrainConfig:
     aif_a: float = 150.0
     self_coarse_aif: float = 0.1
     self_smoothness: float = 0.002
+    self_attention: float = 0.0
     self_renderer: str = "per_pixel"
     self_psf: str = "gaussian"
     self_layers: int = 12
@@ -184,8 +187,8 @@ class TrainConfig:
             problems.append(f"regime must be one of {', '.join(REGIMES)}, not {self.regime!r}")
         if self.depth_norm not in ("l1", "l2"):
             problems.append("depth_norm must be l1 or l2")
-        if self.depth_gradient < 0:
-            problems.append("depth_gradient must be >= 0")
+        if self.depth_gradient < 0 or self.self_attention < 0:
+            problems.append("depth_gradient and self_attention must be >= 0")
         if self.self_renderer not in ("per_pixel", "layered") or self.self_psf not in ("gaussian", "disc"):
             problems.append("self_renderer must be per_pixel or layered, self_psf gaussian or disc")
         if self.self_layers < 2:

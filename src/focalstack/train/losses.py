@@ -135,6 +135,8 @@ def self_supervised_loss(
     method: str = "per_pixel",
     psf: str = "gaussian",
     num_layers: int = 12,
+    attention: Tensor | None = None,
+    attention_weight: float = 0.0,
 ) -> tuple[Tensor, dict[str, float]]:
     """Re-render the input stack from the prediction and compare (003).
 
@@ -149,6 +151,12 @@ def self_supervised_loss(
         method: renderer: ``per_pixel`` (fast; ignores occlusion, so it biases depth near edges)
             or ``layered`` (occlusion-aware, with ``num_layers`` layers; several times slower).
         psf: ``gaussian`` or ``disc`` (the PSF of a circular aperture).
+        attention: B x N x H x W focus probabilities of a model whose depth is their expectation
+            (AiFDepthNet, DAIF-Net), or None.
+        attention_weight: weight of the L1 pull of the attention-fused slices sum_j a_j J_j towards
+            the coarse all-in-focus image. A residual all-in-focus branch can satisfy the
+            re-rendering with any attention; this term makes the attention itself select sharp
+            slices (the depth-from-focus principle, from the stack alone), which the depth needs.
 
     Returns:
         (loss, parts) with the value of each term for logging.
@@ -157,8 +165,13 @@ def self_supervised_loss(
                                   f_number=f_number, pixel_pitch_um=pixel_pitch_um, method=method, psf=psf,
                                   num_layers=num_layers)
     reconstruction = reconstruction_error(rendered, slices)
-    coarse = (aif - coarse_all_in_focus(slices)).abs().mean()
+    target = coarse_all_in_focus(slices)
+    coarse = (aif - target).abs().mean()
     smooth = edge_aware_smoothness(1.0 / depth_m, aif)
     loss = reconstruction + coarse_aif_weight * coarse + smoothness * smooth
     parts = {"reconstruction": reconstruction, "coarse_aif": coarse, "smoothness": smooth}
+    if attention is not None and attention_weight:
+        fused = (attention.unsqueeze(2) * slices).sum(dim=1)
+        parts["attention_aif"] = (fused - target).abs().mean()
+        loss = loss + attention_weight * parts["attention_aif"]
     return loss, {k: float(v.detach()) for k, v in parts.items()}

@@ -91,7 +91,8 @@ def training_loss(out: DepthOutput, batch: dict[str, Tensor], config: TrainConfi
         depth_m, out.all_in_focus.clamp(0, 1), batch["slices"], batch["focus_positions"],
         focal_length_mm=camera[:, 0], f_number=camera[:, 1], pixel_pitch_um=camera[:, 2],
         coarse_aif_weight=config.self_coarse_aif, smoothness=config.self_smoothness,
-        method=config.self_renderer, psf=config.self_psf, num_layers=config.self_layers)
+        method=config.self_renderer, psf=config.self_psf, num_layers=config.self_layers,
+        attention=out.probabilities, attention_weight=config.self_attention)
     return loss, parts
 
 
