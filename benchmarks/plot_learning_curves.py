@@ -1,7 +1,9 @@
 """Learning curves of training runs: training loss and validation MSE against steps.
 
 Reads each run folder's ``metrics.jsonl`` (written by ``focalstack train``) and draws one figure
-with two panels, one line per run; also prints the final validation metrics as a table.
+with two panels, one line per run; also prints the final validation metrics as a table. A run
+written ``FOLDER@STEPS`` is drawn shifted by STEPS (a later stage that started from an earlier
+run's weights).
 
     python benchmarks/plot_learning_curves.py runs/aifdepthnet_light-depth runs/dffwild_light-depth \
         --out docs/images/learning_curves.png
@@ -37,7 +39,7 @@ def smooth(values: np.ndarray, window: int) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+", type=Path)
+    parser.add_argument("runs", nargs="+", help="run folders, each optionally FOLDER@STEP_OFFSET")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--metric", default="mse_norm", help="validation metric to plot (default mse_norm)")
     args = parser.parse_args()
@@ -45,14 +47,17 @@ def main() -> None:
     fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(11, 4))
     print(f"| run | steps | final loss | val {args.metric} | val mse (m^2) | val abs_rel |")
     print("|---|---|---|---|---|---|")
-    for folder in args.runs:
+    for spec in args.runs:
+        path, _, offset_text = spec.partition("@")
+        folder, offset = Path(path), int(offset_text or 0)
         train, val = read_run(folder)
         label = folder.name
-        steps = np.array([r["step"] for r in train])
+        steps = np.array([r["step"] for r in train]) + offset
         loss = np.array([r["loss"] for r in train])
         ax_loss.plot(steps, smooth(loss, 5), label=label)
         if val:
-            ax_val.plot([r["step"] for r in val], [r["val"][args.metric] for r in val], marker="o", label=label)
+            ax_val.plot([r["step"] + offset for r in val], [r["val"][args.metric] for r in val], marker="o",
+                        label=label)
         last = val[-1]["val"] if val else {}
         print(f"| {label} | {steps[-1] if len(steps) else 0} | {loss[-1] if len(loss) else float('nan'):.4g} | "
               f"{last.get(args.metric, float('nan')):.4g} | {last.get('mse', float('nan')):.4g} | "

@@ -6,9 +6,9 @@ exported weights on the suite wrote RESULTS (results.json)::
     python main/configs/train/release.py --results report/results.json --weights-dir main/src/focalstack/models/weights
 
 Which checkpoint is released: ``best.pt`` (lowest validation MSE) for the depth-supervised runs;
-for the runs that must never see depth, ``best.pt`` by the all-in-focus L1 error (stage 3 of the
-all-in-focus-supervised run) or simply ``last.pt`` (self-supervised), so no
-depth ground truth enters them even through model selection.
+for the runs that must never see depth, ``best.pt`` by the all-in-focus L1 error on aligned
+validation stacks (stage 4 of the all-in-focus-supervised run) or simply ``last.pt``
+(self-supervised), so no depth ground truth enters them even through model selection.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from focalstack.train.trainer import export_weights
 
 RELEASES = (  # (checkpoint, weights file, method name in the report)
     ("runs/aifdepthnet_light-depth/best.pt", "aifdepthnet_light.safetensors", "aifdepthnet_light"),
-    ("runs/aifdepthnet_light-aif-stage3/best.pt", "aifdepthnet_light.aif.safetensors", "aifdepthnet_light:aif"),
-    ("runs/dffwild_light-depth/best.pt", "dffwild_light.safetensors", "dffwild_light"),
-    ("runs/daifnet_light-self/last.pt", "daifnet_light.safetensors", "daifnet_light"),
+    ("runs/aifdepthnet_light-aif-stage4/best.pt", "aifdepthnet_light.aif.safetensors", "aifdepthnet_light:aif"),
+    ("runs/dffwild_light-depth-grad2/best.pt", "dffwild_light.safetensors", "dffwild_light"),
+    ("runs/daifnet_light-self-attention/last.pt", "daifnet_light.safetensors", "daifnet_light"),
 )
 KEEP = ("mae", "mse", "abs_rel", "delta1", "bump")
 
