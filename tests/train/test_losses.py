@@ -128,6 +128,21 @@ def test_layered_disc_loss_is_zero_for_the_truth_and_prefers_it_at_occlusions():
     assert torch.isfinite(guess.grad).all() and guess.grad.abs().sum() > 0
 
 
+def test_self_supervised_smoothness_is_in_units_of_the_focus_span():
+    """The same scene layout in normalised inverse depth gets the same smoothness value for a phone
+    (1-10 diopters) and a microscope (80-100 diopters)."""
+    aif = torch.zeros(1, 3, 16, 16)  # flat image: the smoothness is not masked by edges
+    values = []
+    for near, far in ((0.1, 1.0), (0.01, 0.0125)):
+        lo, hi = 1 / far, 1 / near
+        inverse = torch.full((1, 1, 16, 16), lo + 0.25 * (hi - lo))
+        inverse[..., 8:] = lo + 0.75 * (hi - lo)
+        focus = torch.tensor([[near, 2 * near * far / (near + far), far]])
+        _, parts = self_supervised_loss(1 / inverse, aif, torch.zeros(1, 3, 3, 16, 16), focus, **LENS)
+        values.append(parts["smoothness"])
+    assert values[0] == pytest.approx(values[1], rel=1e-4) and values[0] > 0
+
+
 def test_attention_term_pulls_the_attention_to_the_sharp_slice():
     aif, depth, focus, slices = _scene()
     kw = dict(coarse_aif_weight=0.0, smoothness=0.0, attention_weight=1.0, **LENS)

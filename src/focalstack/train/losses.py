@@ -121,6 +121,15 @@ def depth_in_metres(depth_diopters: Tensor, focal_length_mm, *, min_diopters: fl
     return 1.0 / depth_diopters.clamp_min(min_diopters).minimum(max_diopters)
 
 
+def _inverse_in_focus_range(depth_m: Tensor, focus_distances_m: Tensor) -> Tensor:
+    """Inverse depth divided by each stack's focus span in diopters: a smoothness weight then means
+    the same for a phone (a few diopters) and a microscope (tens of diopters)."""
+    focus = focus_distances_m if focus_distances_m.dim() == 2 else focus_distances_m.expand(depth_m.shape[0], -1)
+    diopters = 1.0 / focus
+    span = (diopters.amax(dim=1) - diopters.amin(dim=1)).clamp_min(1e-6)
+    return 1.0 / depth_m / span[:, None, None, None]
+
+
 def self_supervised_loss(
     depth_m: Tensor,
     aif: Tensor,
@@ -147,7 +156,8 @@ def self_supervised_loss(
         focus_distances_m: B x N focus distances in metres.
         focal_length_mm, f_number, pixel_pitch_um: the stack's camera (floats or B tensors).
         coarse_aif_weight: weight of the L1 pull of ``aif`` towards :func:`coarse_all_in_focus`.
-        smoothness: weight of the edge-aware smoothness of inverse depth.
+        smoothness: weight of the edge-aware smoothness of inverse depth, measured in units of the
+            stack's focus span (diopters / span), so that one weight serves every camera.
         method: renderer: ``per_pixel`` (fast; ignores occlusion, so it biases depth near edges)
             or ``layered`` (occlusion-aware, with ``num_layers`` layers; several times slower).
         psf: ``gaussian`` or ``disc`` (the PSF of a circular aperture).
@@ -167,7 +177,7 @@ def self_supervised_loss(
     reconstruction = reconstruction_error(rendered, slices)
     target = coarse_all_in_focus(slices)
     coarse = (aif - target).abs().mean()
-    smooth = edge_aware_smoothness(1.0 / depth_m, aif)
+    smooth = edge_aware_smoothness(_inverse_in_focus_range(depth_m, focus_distances_m), aif)
     loss = reconstruction + coarse_aif_weight * coarse + smoothness * smooth
     parts = {"reconstruction": reconstruction, "coarse_aif": coarse, "smoothness": smooth}
     if attention is not None and attention_weight:
