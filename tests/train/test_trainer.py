@@ -71,7 +71,8 @@ def test_config_yaml_round_trip(tmp_path, tiny_data):
     ({"self_renderer": "raytrace"}, "self_renderer must be"),
     ({"self_psf": "airy"}, "self_psf gaussian or disc"),
     ({"self_layers": 1}, "self_layers must be"),
-    ({"depth_gradient": -1.0}, "depth_gradient and self_attention must be"),
+    ({"depth_gradient": -1.0}, "depth_gradient, self_attention and self_pseudo must be"),
+    ({"self_pseudo_measure": "magic"}, "self_pseudo_measure must be one of"),
 ])
 def test_config_refuses_bad_keys(tmp_path, tiny_data, patch, message):
     with pytest.raises(InputError, match=message):
@@ -161,7 +162,8 @@ def test_crop_larger_than_stack_is_refused(tmp_path, tiny_data):
     ("depth", {}), ("aif", {}), ("self", {}),
     ("depth", {"depth_gradient": 0.5}),
     ("self", {"self_renderer": "layered", "self_psf": "disc", "self_layers": 6, "self_attention": 0.5}),
-], ids=["depth", "aif", "self", "depth-gradient", "self-layered"])
+    ("self", {"self_pseudo": 1.0}),
+], ids=["depth", "aif", "self", "depth-gradient", "self-layered", "self-pseudo"])
 def test_training_lowers_the_loss_on_a_fixed_batch(tmp_path, tiny_data, regime, extra):
     config = tiny_config(tiny_data, tmp_path / regime, regime=regime, steps=STEPS, checkpoint_every=100, val_every=0,
                          **extra,
@@ -181,7 +183,7 @@ def test_training_lowers_the_loss_on_a_fixed_batch(tmp_path, tiny_data, regime, 
     trainer.fit()
     after = loss_now()
     # measured: depth 0.134 -> 0.055, aif 0.116 -> 0.106 (the AiF of blended slices starts close), self 0.205 -> 0.173,
-    # depth-gradient 0.151 -> 0.077, self-layered (with the attention term) 0.247 -> 0.209
+    # depth-gradient 0.151 -> 0.077, self-layered (with the attention term) 0.247 -> 0.209, self-pseudo 0.486 -> 0.284
     assert after < {"depth": 0.6, "aif": 0.96, "self": 0.9}[regime] * before, (regime, before, after)
     assert (tmp_path / regime / "last.pt").is_file() and (tmp_path / regime / "metrics.jsonl").is_file()
 
@@ -320,3 +322,38 @@ def test_validation_stacks_are_aligned_like_training_stacks(tmp_path, tiny_data)
     assert torch.allclose(batches[step]["slices"][0], aligned.items[0]["slices"], atol=1e-6)
     assert not torch.allclose(unit_float(plain.items[0]["slices"]), aligned.items[0]["slices"], atol=1e-3)
     assert Trainer(config, progress=False).validation.items[0]["slices"].is_floating_point()
+
+
+def test_pseudo_labels_follow_the_depth_and_are_computed_once(tmp_path, tiny_data):
+    """The classical pipeline's depth of each whole (aligned) stack rides along with the batch,
+    flipped and rotated exactly like the ground truth, and is computed once per stack."""
+    from focalstack.classical import ClassicalConfig, depth_from_focus
+    from focalstack.stack import FocalStack
+    from focalstack.train.data import _align
+
+    config = tiny_config(tiny_data, tmp_path, data={"crop": 0, "min_slices": 3, "align": True,
+                                                    "augment": {"brightness": 0.0, "contrast": 0.0, "gamma": 0.0}})
+    source = open_sources(config.data)
+    batches = StepBatches(source, config.data, batch_size=2, seed=0, pseudo="sml")
+    dihedral = [lambda t, k=k, f=f: (t.flip(-1) if f else t).rot90(k, dims=(-2, -1)) for k in range(4) for f in (0, 1)]
+    matched = 0
+    for step in range(4):
+        batch = batches[step]
+        assert batch["pseudo_depth"].shape == batch["depth"].shape == batch["pseudo_confidence"].shape
+        for j, index in enumerate(batches.stack_indices(step)):
+            item = source[index]
+            slices = _align(unit_float(item["slices"]), item["warps"]).permute(0, 2, 3, 1).numpy()
+            teacher = depth_from_focus(FocalStack(slices, item["focus_positions"].double().numpy(), unit="m"),
+                                       ClassicalConfig(focus_measure="sml"))
+            teacher_depth = torch.from_numpy(teacher.depth.astype("float32"))[None]
+            gt = item["depth"].float().reshape(teacher_depth.shape)
+            transforms = [t for t in dihedral if torch.equal(t(gt), batch["depth"][j])]
+            assert transforms, "the ground truth went through one of the 8 flips/rotations"
+            assert any(torch.allclose(t(teacher_depth), batch["pseudo_depth"][j]) for t in transforms)
+            matched += 1
+    assert matched == 8
+    assert len(batches._pseudo_cache) == len(source)
+    cached = dict(batches._pseudo_cache)
+    batches[0]
+    assert all(batches._pseudo_cache[k] is v for k, v in cached.items())
+    assert "pseudo_depth" not in StepBatches(source, config.data, batch_size=2, seed=0)[0]

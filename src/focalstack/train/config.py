@@ -134,6 +134,10 @@ class TrainConfig:
         self_coarse_aif, self_smoothness: the self-supervised regime's auxiliary weights.
         self_attention: weight of the self-supervised regime's pull of the attention-fused slices
             towards the coarse all-in-focus image (see :func:`~focalstack.train.losses.self_supervised_loss`).
+        self_pseudo: weight of a teacher term in the self-supervised regime: the confidence-weighted L1
+            distance (normalised inverse depth) to the classical depth-from-focus pipeline's depth of
+            the same stack, computed from the slices alone with focus measure ``self_pseudo_measure``
+            (0: off, as in 003).
         self_renderer, self_psf, self_layers: the renderer of the self-supervised regime
             (``per_pixel`` or the occlusion-aware ``layered`` with ``self_layers`` layers; PSF
             ``gaussian`` or ``disc``), see :func:`focalstack.optics.render_focal_stack`.
@@ -162,6 +166,8 @@ class TrainConfig:
     self_coarse_aif: float = 0.1
     self_smoothness: float = 0.002
     self_attention: float = 0.0
+    self_pseudo: float = 0.0
+    self_pseudo_measure: str = "sml"
     self_renderer: str = "per_pixel"
     self_psf: str = "gaussian"
     self_layers: int = 12
@@ -187,8 +193,12 @@ class TrainConfig:
             problems.append(f"regime must be one of {', '.join(REGIMES)}, not {self.regime!r}")
         if self.depth_norm not in ("l1", "l2"):
             problems.append("depth_norm must be l1 or l2")
-        if self.depth_gradient < 0 or self.self_attention < 0:
-            problems.append("depth_gradient and self_attention must be >= 0")
+        if self.depth_gradient < 0 or self.self_attention < 0 or self.self_pseudo < 0:
+            problems.append("depth_gradient, self_attention and self_pseudo must be >= 0")
+        from ..classical import FOCUS_MEASURES
+
+        if self.self_pseudo_measure not in FOCUS_MEASURES:
+            problems.append(f"self_pseudo_measure must be one of {', '.join(FOCUS_MEASURES)}")
         if self.self_renderer not in ("per_pixel", "layered") or self.self_psf not in ("gaussian", "disc"):
             problems.append("self_renderer must be per_pixel or layered, self_psf gaussian or disc")
         if self.self_layers < 2:

@@ -11,6 +11,11 @@ from ``numpy.random.default_rng([seed, tag, step, ...])``, so
 
 The stacks themselves come from simulated datasets on disk or from the simulator on the fly
 (:mod:`focalstack.simulate.dataset`); both yield the same dicts of tensors.
+
+With ``pseudo`` (a focus measure), every batch also carries a **pseudo-label**: the classical
+depth-from-focus pipeline's depth and confidence for the whole stack (all slices, aligned when
+``align`` is on), computed from the slices alone, once per stack and cached. The self-supervised
+regime can use it as a teacher; it involves no ground truth.
 """
 
 from __future__ import annotations
@@ -95,13 +100,15 @@ class StepBatches(Dataset):
     """
 
     def __init__(self, source: Dataset, config: DataConfig, *, batch_size: int, seed: int,
-                 rank: int = 0, world_size: int = 1) -> None:
+                 rank: int = 0, world_size: int = 1, pseudo: str | None = None) -> None:
         if batch_size % world_size:
             raise InputError(f"batch_size {batch_size} is not divisible by the {world_size} processes")
         self.source, self.config = source, config
         self.batch_size, self.seed = batch_size, seed
         self.rank, self.world_size = rank, world_size
         self._perm: tuple[int, np.ndarray] | None = None
+        self.pseudo = pseudo
+        self._pseudo_cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         # the same for every process, so that all agree on a step's slice count
         self.slices_available = slices_per_stack(source)
 
@@ -130,11 +137,28 @@ class StepBatches(Dataset):
         if high < self.config.min_slices:
             raise InputError(f"stacks have {available} slices, fewer than data.min_slices = {self.config.min_slices}")
         count = int(rng.integers(self.config.min_slices, high + 1))
-        out = [self._prepare(item, count, np.random.default_rng([self.seed, _ITEM, step, j]))
+        out = [self._prepare(item, count, np.random.default_rng([self.seed, _ITEM, step, j]),
+                             self._pseudo_label(indices[j], item) if self.pseudo else None)
                for item, j in zip(items, mine)]
         return {key: torch.stack([o[key] for o in out]) for key in out[0]}
 
-    def _prepare(self, item: dict[str, torch.Tensor], count: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+    def _pseudo_label(self, index: int, item: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(depth in metres, confidence), each 1 x H x W, of the classical pipeline on the whole stack."""
+        if index not in self._pseudo_cache:
+            from ..classical import ClassicalConfig, depth_from_focus
+            from ..stack import FocalStack
+
+            slices = unit_float(item["slices"])
+            if self.config.align and "warps" in item:
+                slices = _align(slices, item["warps"])
+            stack = FocalStack(slices.permute(0, 2, 3, 1).numpy(), item["focus_positions"].double().numpy(), unit="m")
+            result = depth_from_focus(stack, ClassicalConfig(focus_measure=self.pseudo))
+            self._pseudo_cache[index] = (torch.from_numpy(np.ascontiguousarray(result.depth, np.float32))[None],
+                                         torch.from_numpy(np.ascontiguousarray(result.confidence, np.float32))[None])
+        return self._pseudo_cache[index]
+
+    def _prepare(self, item: dict[str, torch.Tensor], count: int, rng: np.random.Generator,
+                 pseudo: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
         n = item["slices"].shape[0]
         subset = np.sort(rng.choice(n, size=count, replace=False))
         slices = item["slices"][torch.from_numpy(subset)]
@@ -143,7 +167,7 @@ class StepBatches(Dataset):
         slices = unit_float(slices)
         aif = unit_float(item["all_in_focus"])
         depth, valid = item["depth"].float(), item["valid"].bool()
-        spatial = [slices, aif, depth, valid]
+        spatial = [slices, aif, depth, valid, *(pseudo or ())]
         crop = self.config.crop
         h, w = slices.shape[-2:]
         if crop:
@@ -152,10 +176,13 @@ class StepBatches(Dataset):
             top, left = int(rng.integers(0, h - crop + 1)), int(rng.integers(0, w - crop + 1))
             spatial = [t[..., top:top + crop, left:left + crop] for t in spatial]
         spatial = _geometric(spatial, self.config.augment, rng)
-        slices, aif, depth, valid = spatial
+        slices, aif, depth, valid = spatial[:4]
         slices, aif = _photometric(slices, aif, self.config.augment, rng)
         valid = valid & torch.isfinite(depth) & (depth > 0)
+        extra = {"pseudo_depth": spatial[4].contiguous(), "pseudo_confidence": spatial[5].contiguous()} \
+            if pseudo else {}
         return {
+            **extra,
             "slices": slices.contiguous(),
             "focus_positions": item["focus_positions"][torch.from_numpy(subset)].float(),
             "depth": torch.where(valid, depth, torch.ones_like(depth)).contiguous(),

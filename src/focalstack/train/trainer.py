@@ -93,6 +93,13 @@ def training_loss(out: DepthOutput, batch: dict[str, Tensor], config: TrainConfi
         coarse_aif_weight=config.self_coarse_aif, smoothness=config.self_smoothness,
         method=config.self_renderer, psf=config.self_psf, num_layers=config.self_layers,
         attention=out.probabilities, attention_weight=config.self_attention)
+    if config.self_pseudo:
+        target = normalise_depth(1.0 / batch["pseudo_depth"].clamp_min(1e-9), positions).clamp(0, 1)
+        weight = batch["pseudo_confidence"]
+        error = (normalise_depth(out.depth, positions) - target).abs()
+        pseudo = (weight * error).sum() / weight.sum().clamp_min(1e-6)
+        loss = loss + config.self_pseudo * pseudo
+        parts["pseudo"] = float(pseudo.detach())
     return loss, parts
 
 
@@ -170,7 +177,9 @@ class Trainer:
         self.best = {"metric": config.best_metric, "value": math.inf, "step": -1}
         self.train_seconds, self._fit_started = 0.0, None  # wall time of earlier sessions, start of this one
         self.batches = StepBatches(open_sources(config.data), config.data, batch_size=config.batch_size,
-                                   seed=config.seed, rank=self.rank, world_size=self.world)
+                                   seed=config.seed, rank=self.rank, world_size=self.world,
+                                   pseudo=config.self_pseudo_measure if config.regime == "self" and config.self_pseudo
+                                   else None)
         self.validation = ValidationSet(config.data.val_folders, config.data.val_max,
                                         align=config.data.val_align) if self.rank == 0 else None
         if resume:
