@@ -44,7 +44,10 @@ def main() -> None:
     parser.add_argument("--metric", default="mse_norm", help="validation metric to plot (default mse_norm)")
     args = parser.parse_args()
 
-    fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(13, 4.5))
+    colours = plt.get_cmap("tab20").colors
+    for ax in (ax_loss, ax_val):
+        ax.set_prop_cycle(color=colours)  # 20 distinct colours: stages of several runs stay apart
     print(f"| run | steps | final loss | val {args.metric} | val mse (m^2) | val abs_rel |")
     print("|---|---|---|---|---|---|")
     for spec in args.runs:
@@ -67,7 +70,7 @@ def main() -> None:
                title=f"validation {args.metric} (normalised inverse depth)")
     for ax in (ax_loss, ax_val):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+    ax_val.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out, dpi=110)
