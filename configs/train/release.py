@@ -23,7 +23,7 @@ RELEASES = (  # (checkpoint, weights file, method name in the report)
     ("runs/aifdepthnet_light-depth/best.pt", "aifdepthnet_light.safetensors", "aifdepthnet_light"),
     ("runs/aifdepthnet_light-aif-stage4/best.pt", "aifdepthnet_light.aif.safetensors", "aifdepthnet_light:aif"),
     ("runs/dffwild_light-depth-grad4/best.pt", "dffwild_light.safetensors", "dffwild_light"),
-    ("runs/daifnet_light-self-pseudo/last.pt", "daifnet_light.safetensors", "daifnet_light"),
+    ("runs/daifnet_light-self-pseudo-long/last.pt", "daifnet_light.safetensors", "daifnet_light"),
 )
 KEEP = ("mae", "mse", "abs_rel", "delta1", "bump")
 
