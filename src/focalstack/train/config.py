@@ -28,6 +28,7 @@ from pathlib import Path
 
 import yaml
 
+from ..classical import FOCUS_MEASURES
 from ..errors import InputError
 from ..io.atomic import atomic_file
 
@@ -195,8 +196,6 @@ class TrainConfig:
             problems.append("depth_norm must be l1 or l2")
         if self.depth_gradient < 0 or self.self_attention < 0 or self.self_pseudo < 0:
             problems.append("depth_gradient, self_attention and self_pseudo must be >= 0")
-        from ..classical import FOCUS_MEASURES
-
         if self.self_pseudo_measure not in FOCUS_MEASURES:
             problems.append(f"self_pseudo_measure must be one of {', '.join(FOCUS_MEASURES)}")
         if self.self_renderer not in ("per_pixel", "layered") or self.self_psf not in ("gaussian", "disc"):

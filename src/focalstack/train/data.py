@@ -160,10 +160,10 @@ class StepBatches(Dataset):
     def _prepare(self, item: dict[str, torch.Tensor], count: int, rng: np.random.Generator,
                  pseudo: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
         n = item["slices"].shape[0]
-        subset = np.sort(rng.choice(n, size=count, replace=False))
-        slices = item["slices"][torch.from_numpy(subset)]
+        subset = torch.from_numpy(np.sort(rng.choice(n, size=count, replace=False)))
+        slices = item["slices"][subset]
         if self.config.align and "warps" in item:
-            slices = _align(slices, item["warps"][torch.from_numpy(subset)])
+            slices = _align(slices, item["warps"][subset])
         slices = unit_float(slices)
         aif = unit_float(item["all_in_focus"])
         depth, valid = item["depth"].float(), item["valid"].bool()
@@ -184,7 +184,7 @@ class StepBatches(Dataset):
         return {
             **extra,
             "slices": slices.contiguous(),
-            "focus_positions": item["focus_positions"][torch.from_numpy(subset)].float(),
+            "focus_positions": item["focus_positions"][subset].float(),
             "depth": torch.where(valid, depth, torch.ones_like(depth)).contiguous(),
             "valid": valid.contiguous(),
             "all_in_focus": aif.contiguous(),

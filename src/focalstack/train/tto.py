@@ -54,6 +54,7 @@ from torch import Tensor
 
 from ..errors import InputError
 from ..models.base import FocalStackNet, device_of, stack_to_tensors
+from ..optics.render import RENDERERS
 from ..stack import FocalStack
 from .losses import coarse_all_in_focus, depth_in_metres, self_supervised_loss
 
@@ -144,7 +145,7 @@ def test_time_optimize(
     """
     lens = tto_lens(stack, pixel_pitch_um=pixel_pitch_um)
     _check_parameters(model, steps, lr, crop_size, eval_crops, aif)
-    if renderer not in ("per_pixel", "layered") or psf not in ("gaussian", "disc") or num_layers < 2:
+    if renderer not in RENDERERS or psf not in ("gaussian", "disc") or num_layers < 2:
         raise InputError(f"TTO needs renderer per_pixel|layered, psf gaussian|disc and num_layers >= 2, got "
                          f"{renderer!r}, {psf!r}, {num_layers}")
     render = {"method": renderer, "psf": psf, "num_layers": num_layers}
