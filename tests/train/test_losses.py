@@ -6,6 +6,7 @@ import torch
 from focalstack.optics.render import render_focal_stack
 from focalstack.train.losses import (
     aif_loss,
+    aif_rerender_loss,
     coarse_all_in_focus,
     depth_loss,
     edge_aware_smoothness,
@@ -126,6 +127,42 @@ def test_layered_disc_loss_is_zero_for_the_truth_and_prefers_it_at_occlusions():
     guess = torch.full_like(depth, 0.45).requires_grad_()
     self_supervised_loss(guess, aif, slices, focus, **kw)[0].backward()
     assert torch.isfinite(guess.grad).all() and guess.grad.abs().sum() > 0
+
+
+def test_aif_rerender_loss_is_zero_for_the_true_depth_and_descends_towards_it():
+    """The all-in-focus regime's re-rendering term: the true all-in-focus image with the true depth
+    re-renders the stack; depths halfway to the middle score worse, and its gradient moves
+    each half towards its plane (the all-in-focus L1 alone has no such gradient)."""
+    aif, depth, focus, slices = _scene()
+    kw = dict(method="layered", psf="disc", num_layers=8, **LENS)
+    slices = render_focal_stack(aif, depth, focus, **kw)
+    truth = aif_rerender_loss(depth, aif, slices, focus, **kw)
+    assert float(truth) < 1e-5
+    guess = (0.5 * depth + 0.5 * 0.45).requires_grad_()  # halfway from each true plane to 0.45 m
+    loss = aif_rerender_loss(guess, aif, slices, focus, **kw)
+    assert float(loss) > float(truth) + 1e-3
+    loss.backward()
+    grad = guess.grad[0, 0]
+    assert grad[4:-4, 4:12].mean() > 0 and grad[4:-4, 20:28].mean() < 0
+
+
+def test_self_supervised_coarse_render_ignores_the_predicted_aif_and_finds_the_depth():
+    """render_aif="coarse": the stack is re-rendered from the sharpness-weighted fusion of its own
+    slices, so a blurred predicted all-in-focus image changes nothing, the true depth scores best
+    and the gradient of a halfway depth points to it."""
+    aif, depth, focus, slices = _scene()  # both planes are in focus in some slice (0.3 and 0.6 m)
+    kw = dict(coarse_aif_weight=0.0, smoothness=0.0, method="layered", psf="disc", num_layers=8, **LENS)
+    slices = render_focal_stack(aif, depth, focus, method="layered", psf="disc", num_layers=8, **LENS)
+    blurred = torch.nn.functional.avg_pool2d(aif, 5, 1, 2)
+    truth = self_supervised_loss(depth, blurred, slices, focus, render_aif="coarse", **kw)[1]["reconstruction"]
+    predicted = self_supervised_loss(depth, blurred, slices, focus, **kw)[1]["reconstruction"]
+    assert truth < 0.5 * predicted  # the blurred prediction re-renders worse than the fusion of the slices
+    guess = (0.5 * depth + 0.5 * 0.45).requires_grad_()
+    loss, parts = self_supervised_loss(guess, blurred, slices, focus, render_aif="coarse", **kw)
+    assert parts["reconstruction"] > truth + 1e-3
+    loss.backward()
+    grad = guess.grad[0, 0]
+    assert grad[4:-4, 4:12].mean() > 0 and grad[4:-4, 20:28].mean() < 0
 
 
 def test_self_supervised_smoothness_is_in_units_of_the_focus_span():

@@ -132,6 +132,10 @@ class TrainConfig:
         depth_gradient: weight of the depth regime's gradient-matching term (L1 of the error's
             spatial gradient), which penalises pixel-scale noise in the prediction (the Bump metric).
         aif_smoothness, aif_a: the all-in-focus regime's smoothness weight and edge sharpness.
+        aif_rerender: weight of a re-rendering term in the all-in-focus regime: every input slice is
+            rendered from the *true* all-in-focus image and the predicted depth with the renderer of
+            ``self_renderer`` / ``self_psf`` / ``self_layers`` and compared with the input (SSIM + L1,
+            :func:`~focalstack.train.losses.aif_rerender_loss`); it uses no depth (0: off, as in 001).
         self_coarse_aif, self_smoothness: the self-supervised regime's auxiliary weights.
         self_attention: weight of the self-supervised regime's pull of the attention-fused slices
             towards the coarse all-in-focus image (see :func:`~focalstack.train.losses.self_supervised_loss`).
@@ -142,6 +146,9 @@ class TrainConfig:
         self_renderer, self_psf, self_layers: the renderer of the self-supervised regime
             (``per_pixel`` or the occlusion-aware ``layered`` with ``self_layers`` layers; PSF
             ``gaussian`` or ``disc``), see :func:`focalstack.optics.render_focal_stack`.
+        self_render_aif: the image the self-supervised regime re-renders the stack from: ``predicted``
+            (the model's all-in-focus output, 003) or ``coarse`` (a sharpness-weighted fusion of the
+            input slices, fixed), see :func:`~focalstack.train.losses.self_supervised_loss`.
         steps: optimiser steps.
         batch_size: global batch (split over processes in distributed runs).
         seed: fixes weights' initialisation, the data order, crops and augmentations.
@@ -164,6 +171,7 @@ class TrainConfig:
     depth_gradient: float = 0.0
     aif_smoothness: float = 0.002
     aif_a: float = 150.0
+    aif_rerender: float = 0.0
     self_coarse_aif: float = 0.1
     self_smoothness: float = 0.002
     self_attention: float = 0.0
@@ -172,6 +180,7 @@ class TrainConfig:
     self_renderer: str = "per_pixel"
     self_psf: str = "gaussian"
     self_layers: int = 12
+    self_render_aif: str = "predicted"
     steps: int = 1000
     batch_size: int = 4
     seed: int = 0
@@ -194,12 +203,14 @@ class TrainConfig:
             problems.append(f"regime must be one of {', '.join(REGIMES)}, not {self.regime!r}")
         if self.depth_norm not in ("l1", "l2"):
             problems.append("depth_norm must be l1 or l2")
-        if self.depth_gradient < 0 or self.self_attention < 0 or self.self_pseudo < 0:
-            problems.append("depth_gradient, self_attention and self_pseudo must be >= 0")
+        if min(self.depth_gradient, self.self_attention, self.self_pseudo, self.aif_rerender) < 0:
+            problems.append("depth_gradient, self_attention, self_pseudo and aif_rerender must be >= 0")
         if self.self_pseudo_measure not in FOCUS_MEASURES:
             problems.append(f"self_pseudo_measure must be one of {', '.join(FOCUS_MEASURES)}")
         if self.self_renderer not in ("per_pixel", "layered") or self.self_psf not in ("gaussian", "disc"):
             problems.append("self_renderer must be per_pixel or layered, self_psf gaussian or disc")
+        if self.self_render_aif not in ("predicted", "coarse"):
+            problems.append("self_render_aif must be predicted or coarse")
         if self.self_layers < 2:
             problems.append("self_layers must be >= 2")
         if self.steps < 1 or self.batch_size < 1 or self.checkpoint_every < 1 or self.log_every < 1:

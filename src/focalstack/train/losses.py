@@ -80,6 +80,23 @@ def aif_loss(aif_scales: list[Tensor], depth_scales: list[Tensor], target_aif: T
     return total
 
 
+def aif_rerender_loss(depth_m: Tensor, target_aif: Tensor, slices: Tensor, focus_distances_m: Tensor, *,
+                      focal_length_mm, f_number, pixel_pitch_um, method: str = "layered", psf: str = "disc",
+                      num_layers: int = 12) -> Tensor:
+    """Re-render every slice from the true all-in-focus image and the predicted depth (metres) and
+    compare with the input (:func:`reconstruction_error`).
+
+    An addition to the all-in-focus regime (001 has only the L1 to the true all-in-focus image): the
+    all-in-focus loss is blind to depth wherever two slices fuse to the same image (textureless areas)
+    and prefers the single sharpest slice, so its depth snaps to the slice positions; the defocus of
+    every slice, rendered from the truth, also measures depth between slices. No depth is used.
+    """
+    rendered = render_focal_stack(target_aif, depth_m, focus_distances_m, focal_length_mm=focal_length_mm,
+                                  f_number=f_number, pixel_pitch_um=pixel_pitch_um, method=method, psf=psf,
+                                  num_layers=num_layers)
+    return reconstruction_error(rendered, slices)
+
+
 def ssim(x: Tensor, y: Tensor, *, window: int = 7) -> Tensor:
     """Mean structural similarity of images in [0, 1] (uniform window), differentiable."""
     c1, c2 = 0.01**2, 0.03**2
@@ -146,6 +163,7 @@ def self_supervised_loss(
     num_layers: int = 12,
     attention: Tensor | None = None,
     attention_weight: float = 0.0,
+    render_aif: str = "predicted",
 ) -> tuple[Tensor, dict[str, float]]:
     """Re-render the input stack from the prediction and compare (003).
 
@@ -167,15 +185,23 @@ def self_supervised_loss(
             the coarse all-in-focus image. A residual all-in-focus branch can satisfy the
             re-rendering with any attention; this term makes the attention itself select sharp
             slices (the depth-from-focus principle, from the stack alone), which the depth needs.
+        render_aif: the sharp image the stack is re-rendered from: ``predicted`` (``aif``, as in 003)
+            or ``coarse`` (:func:`coarse_all_in_focus` of the slices, without gradient). A predicted
+            all-in-focus image and depth can settle together in a poor pair (a blurred image with
+            depth pulled towards the middle re-renders the stack nearly as well); the fixed image
+            leaves the depth alone to explain each slice's blur. ``aif`` is then trained by the
+            ``coarse_aif_weight`` pull only.
 
     Returns:
         (loss, parts) with the value of each term for logging.
     """
-    rendered = render_focal_stack(aif, depth_m, focus_distances_m, focal_length_mm=focal_length_mm,
-                                  f_number=f_number, pixel_pitch_um=pixel_pitch_um, method=method, psf=psf,
-                                  num_layers=num_layers)
-    reconstruction = reconstruction_error(rendered, slices)
+    if render_aif not in ("predicted", "coarse"):
+        raise ValueError(f"render_aif must be 'predicted' or 'coarse', not {render_aif!r}")
     target = coarse_all_in_focus(slices)
+    rendered = render_focal_stack(target if render_aif == "coarse" else aif, depth_m, focus_distances_m,
+                                  focal_length_mm=focal_length_mm, f_number=f_number, pixel_pitch_um=pixel_pitch_um,
+                                  method=method, psf=psf, num_layers=num_layers)
+    reconstruction = reconstruction_error(rendered, slices)
     coarse = (aif - target).abs().mean()
     smooth = edge_aware_smoothness(_inverse_in_focus_range(depth_m, focus_distances_m), aif)
     loss = reconstruction + coarse_aif_weight * coarse + smoothness * smooth

@@ -52,7 +52,7 @@ from ..models.registry import create_model
 from ..models.weights import load_weights, save_weights
 from .config import TrainConfig
 from .data import StepBatches, ValidationSet, open_sources, unit_float
-from .losses import aif_loss, depth_in_metres, depth_loss, self_supervised_loss
+from .losses import aif_loss, aif_rerender_loss, depth_in_metres, depth_loss, self_supervised_loss
 
 CHECKPOINT_FORMAT = "focalstack-train-v1"
 # config keys that may differ between a run and its resumption
@@ -82,7 +82,17 @@ def training_loss(out: DepthOutput, batch: dict[str, Tensor], config: TrainConfi
         aifs = out.aif_scales or [out.all_in_focus]
         depths = [normalise_depth(d, positions) for d in out.depth_scales][-len(aifs):]
         loss = aif_loss(aifs, depths, batch["all_in_focus"], smoothness=config.aif_smoothness, a=config.aif_a)
-        return loss, {"aif": float(loss.detach())}
+        parts = {"aif": float(loss.detach())}
+        if config.aif_rerender:
+            camera = batch["camera"]
+            rerender = aif_rerender_loss(
+                depth_in_metres(out.depth, camera[:, 0]), batch["all_in_focus"], batch["slices"],
+                batch["focus_positions"], focal_length_mm=camera[:, 0], f_number=camera[:, 1],
+                pixel_pitch_um=camera[:, 2], method=config.self_renderer, psf=config.self_psf,
+                num_layers=config.self_layers)
+            loss = loss + config.aif_rerender * rerender
+            parts["rerender"] = float(rerender.detach())
+        return loss, parts
     if out.all_in_focus is None:
         raise InputError(f"model {config.model} has no all-in-focus output; it cannot train with regime 'self'")
     camera = batch["camera"]
@@ -92,7 +102,7 @@ def training_loss(out: DepthOutput, batch: dict[str, Tensor], config: TrainConfi
         focal_length_mm=camera[:, 0], f_number=camera[:, 1], pixel_pitch_um=camera[:, 2],
         coarse_aif_weight=config.self_coarse_aif, smoothness=config.self_smoothness,
         method=config.self_renderer, psf=config.self_psf, num_layers=config.self_layers,
-        attention=out.probabilities, attention_weight=config.self_attention)
+        attention=out.probabilities, attention_weight=config.self_attention, render_aif=config.self_render_aif)
     if config.self_pseudo:
         target = normalise_depth(1.0 / batch["pseudo_depth"].clamp_min(1e-9), positions).clamp(0, 1)
         weight = batch["pseudo_confidence"]
