@@ -140,6 +140,23 @@ def test_gradcheck_depth_through_the_thin_lens():
     assert torch.autograd.gradcheck(layered, (aif, depth), eps=1e-7, atol=1e-5)
 
 
+def test_layered_per_scene_plane_ranges_match_the_pair_form():
+    """A B x 2 tensor of (far, near) diopters lays each scene's planes as the pair form does."""
+    torch.manual_seed(2)
+    aif = torch.rand(2, 3, 16, 16)
+    depth = 0.5 + torch.rand(2, 1, 16, 16)
+    focus = torch.tensor([[0.5, 1.0, 1.4], [0.6, 0.9, 2.0]])
+    ranges = torch.tensor([[0.5, 2.2], [0.3, 2.0]])
+    both = render_focal_stack(aif, depth, focus, method="layered", num_layers=6, inverse_depth_range=ranges, **LENS)
+    for i in range(2):
+        one = render_focal_stack(aif[i:i + 1], depth[i:i + 1], focus[i:i + 1], method="layered", num_layers=6,
+                                 inverse_depth_range=tuple(ranges[i].tolist()), **LENS)
+        torch.testing.assert_close(both[i:i + 1], one)
+    # planes that follow the scene's own depth range differ (they span [1/1.5, 1/0.5] here)
+    own = render_focal_stack(aif, depth, focus, method="layered", num_layers=6, **LENS)
+    assert (own - both).abs().max() > 1e-3
+
+
 def test_gradients_reach_depth_and_aif_in_float32():
     aif = torch.rand(2, 3, 16, 16, requires_grad=True)
     depth = (0.4 + torch.rand(2, 1, 16, 16)).requires_grad_()

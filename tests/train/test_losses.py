@@ -165,6 +165,22 @@ def test_self_supervised_coarse_render_ignores_the_predicted_aif_and_finds_the_d
     assert grad[4:-4, 4:12].mean() > 0 and grad[4:-4, 20:28].mean() < 0
 
 
+def test_focus_layer_range_gives_the_nearest_pixels_a_gradient():
+    """With planes spanning the predicted depth, the nearest pixels sit on the first plane and the loss
+    barely tells them to move nearer; planes fixed over the focus range do (the squeezed-depth trap)."""
+    aif, depth, focus, _ = _scene()
+    kw = dict(method="layered", psf="disc", num_layers=8, **LENS)
+    slices = render_focal_stack(aif, depth, focus, **kw)
+    pulls = {}
+    for layer_range in ("depth", "focus"):
+        guess = (0.5 * depth + 0.5 * 0.45).requires_grad_()  # squeezed: 0.375 and 0.525 m
+        aif_rerender_loss(guess, aif, slices, focus, layer_range=layer_range, **kw).backward()
+        pulls[layer_range] = float(guess.grad[0, 0, 4:-4, 4:12].mean())  # > 0: descending moves nearer
+    assert pulls["focus"] > 0 and pulls["focus"] > 20 * abs(pulls["depth"])
+    with pytest.raises(ValueError, match="layer_range"):
+        aif_rerender_loss(depth, aif, slices, focus, layer_range="scene", **kw)
+
+
 def test_self_supervised_smoothness_is_in_units_of_the_focus_span():
     """The same scene layout in normalised inverse depth gets the same smoothness value for a phone
     (1-10 diopters) and a microscope (80-100 diopters)."""

@@ -48,6 +48,7 @@ def render_focal_stack(
     psf="gaussian",
     sigma_per_radius: float = DEFAULT_SIGMA_PER_RADIUS,
     num_layers: int = 24,
+    inverse_depth_range=None,
 ) -> Tensor:
     """Render the focal stack a thin-lens camera would see of a scene.
 
@@ -61,6 +62,8 @@ def render_focal_stack(
         psf: ``"gaussian"``, ``"disc"`` or a 2-D array (custom PSF shape).
         sigma_per_radius: Gaussian sigma per CoC radius (0.5 matches the disc's second moment).
         num_layers: depth layers of the layered renderer.
+        inverse_depth_range: the layered renderer's (far, near) planes in diopters, a pair or a
+            B x 2 tensor (see :func:`render_defocus_layered`); default each scene's own range.
 
     Returns:
         B x N x C x H x W rendered slices.
@@ -81,7 +84,7 @@ def render_focal_stack(
         return render_defocus(aif, radius, psf=psf, sigma_per_radius=sigma_per_radius)
     if method == "layered":
         return render_defocus_layered(aif, depth_m, focus, psf=psf, sigma_per_radius=sigma_per_radius,
-                                      num_layers=num_layers, **lens)
+                                      num_layers=num_layers, inverse_depth_range=inverse_depth_range, **lens)
     raise ValueError(f"unknown renderer {method!r}; use one of {', '.join(RENDERERS)}")
 
 
@@ -134,7 +137,9 @@ def render_defocus_layered(aif: Tensor, depth_m: Tensor, focus_distances_m: Tens
         num_layers: soft depth layers, evenly spaced in inverse depth between each scene's
             nearest and farthest point; a pixel between two layers is split between them.
         inverse_depth_range: (far, near) diopters spanned by the layers instead of each scene's
-            own range (the same layering for every scene; depth outside it is clamped).
+            own range (the same layering for every scene; depth outside it is clamped), or a B x 2
+            tensor with one pair per scene. Fixed planes matter for gradients: planes spanning the
+            predicted depth's own range cannot move its nearest and farthest pixels outwards.
 
     Returns:
         B x N x C x H x W.
@@ -145,7 +150,13 @@ def render_defocus_layered(aif: Tensor, depth_m: Tensor, focus_distances_m: Tens
     b, c, h, w = aif.shape
     n = focus.shape[1]
     inverse = 1.0 / depth_m  # B,1,H,W diopters
-    if inverse_depth_range is not None:
+    if isinstance(inverse_depth_range, Tensor):  # one (far, near) pair per scene
+        bounds = inverse_depth_range.to(aif.dtype).reshape(-1, 2).expand(b, 2).detach()
+        lo, hi = bounds.amin(dim=1), bounds.amax(dim=1)
+        inverse = inverse.clamp(lo[:, None, None, None], hi[:, None, None, None])
+        steps = torch.linspace(0.0, 1.0, num_layers, dtype=aif.dtype, device=aif.device)
+        planes = hi[:, None] - (hi - lo)[:, None] * steps[None, :]
+    elif inverse_depth_range is not None:
         lo, hi = sorted(float(v) for v in inverse_depth_range)
         inverse = inverse.clamp(lo, hi)
         planes = torch.linspace(hi, lo, num_layers, dtype=aif.dtype, device=aif.device)[None].expand(b, -1)

@@ -146,6 +146,9 @@ class TrainConfig:
         self_renderer, self_psf, self_layers: the renderer of the self-supervised regime
             (``per_pixel`` or the occlusion-aware ``layered`` with ``self_layers`` layers; PSF
             ``gaussian`` or ``disc``), see :func:`focalstack.optics.render_focal_stack`.
+        self_layer_range: planes of the layered renderer (self regime and ``aif_rerender``): ``depth``
+            (spanning the predicted depth) or ``focus`` (spanning the stack's focus range, fixed;
+            see :func:`~focalstack.train.losses.self_supervised_loss`).
         self_render_aif: the image the self-supervised regime re-renders the stack from: ``predicted``
             (the model's all-in-focus output, 003) or ``coarse`` (a sharpness-weighted fusion of the
             input slices, fixed), see :func:`~focalstack.train.losses.self_supervised_loss`.
@@ -181,6 +184,7 @@ class TrainConfig:
     self_psf: str = "gaussian"
     self_layers: int = 12
     self_render_aif: str = "predicted"
+    self_layer_range: str = "depth"
     steps: int = 1000
     batch_size: int = 4
     seed: int = 0
@@ -209,6 +213,8 @@ class TrainConfig:
             problems.append(f"self_pseudo_measure must be one of {', '.join(FOCUS_MEASURES)}")
         if self.self_renderer not in ("per_pixel", "layered") or self.self_psf not in ("gaussian", "disc"):
             problems.append("self_renderer must be per_pixel or layered, self_psf gaussian or disc")
+        if self.self_layer_range not in ("depth", "focus"):
+            problems.append("self_layer_range must be depth or focus")
         if self.self_render_aif not in ("predicted", "coarse"):
             problems.append("self_render_aif must be predicted or coarse")
         if self.self_layers < 2:

@@ -82,7 +82,7 @@ def aif_loss(aif_scales: list[Tensor], depth_scales: list[Tensor], target_aif: T
 
 def aif_rerender_loss(depth_m: Tensor, target_aif: Tensor, slices: Tensor, focus_distances_m: Tensor, *,
                       focal_length_mm, f_number, pixel_pitch_um, method: str = "layered", psf: str = "disc",
-                      num_layers: int = 12) -> Tensor:
+                      num_layers: int = 12, layer_range: str = "depth") -> Tensor:
     """Re-render every slice from the true all-in-focus image and the predicted depth (metres) and
     compare with the input (:func:`reconstruction_error`).
 
@@ -90,11 +90,24 @@ def aif_rerender_loss(depth_m: Tensor, target_aif: Tensor, slices: Tensor, focus
     all-in-focus loss is blind to depth wherever two slices fuse to the same image (textureless areas)
     and prefers the single sharpest slice, so its depth snaps to the slice positions; the defocus of
     every slice, rendered from the truth, also measures depth between slices. No depth is used.
+    ``layer_range`` as in :func:`self_supervised_loss`.
     """
     rendered = render_focal_stack(target_aif, depth_m, focus_distances_m, focal_length_mm=focal_length_mm,
                                   f_number=f_number, pixel_pitch_um=pixel_pitch_um, method=method, psf=psf,
-                                  num_layers=num_layers)
+                                  num_layers=num_layers,
+                                  inverse_depth_range=_layer_range(layer_range, focus_distances_m, method))
     return reconstruction_error(rendered, slices)
+
+
+def _layer_range(layer_range: str, focus_distances_m: Tensor, method: str) -> Tensor | None:
+    """The layered renderer's planes: None (the predicted depth's own range) or each stack's focus
+    range in diopters (B x 2), which the depth of a model that averages focus positions never leaves."""
+    if layer_range not in ("depth", "focus"):
+        raise ValueError(f"layer_range must be 'depth' or 'focus', not {layer_range!r}")
+    if layer_range == "depth" or method != "layered":
+        return None
+    diopters = 1.0 / focus_distances_m.reshape(-1, focus_distances_m.shape[-1])
+    return torch.stack([diopters.amin(dim=1), diopters.amax(dim=1)], dim=1)
 
 
 def ssim(x: Tensor, y: Tensor, *, window: int = 7) -> Tensor:
@@ -164,6 +177,7 @@ def self_supervised_loss(
     attention: Tensor | None = None,
     attention_weight: float = 0.0,
     render_aif: str = "predicted",
+    layer_range: str = "depth",
 ) -> tuple[Tensor, dict[str, float]]:
     """Re-render the input stack from the prediction and compare (003).
 
@@ -191,6 +205,10 @@ def self_supervised_loss(
             depth pulled towards the middle re-renders the stack nearly as well); the fixed image
             leaves the depth alone to explain each slice's blur. ``aif`` is then trained by the
             ``coarse_aif_weight`` pull only.
+        layer_range: planes of the layered renderer: ``depth`` (spanning the predicted depth, the
+            renderer's default) or ``focus`` (spanning the stack's focus range). With ``depth`` the
+            planes follow the prediction, so a depth squeezed towards the middle gets no gradient
+            that widens it; ``focus`` keeps the planes fixed.
 
     Returns:
         (loss, parts) with the value of each term for logging.
@@ -200,7 +218,8 @@ def self_supervised_loss(
     target = coarse_all_in_focus(slices)
     rendered = render_focal_stack(target if render_aif == "coarse" else aif, depth_m, focus_distances_m,
                                   focal_length_mm=focal_length_mm, f_number=f_number, pixel_pitch_um=pixel_pitch_um,
-                                  method=method, psf=psf, num_layers=num_layers)
+                                  method=method, psf=psf, num_layers=num_layers,
+                                  inverse_depth_range=_layer_range(layer_range, focus_distances_m, method))
     reconstruction = reconstruction_error(rendered, slices)
     coarse = (aif - target).abs().mean()
     smooth = edge_aware_smoothness(_inverse_in_focus_range(depth_m, focus_distances_m), aif)

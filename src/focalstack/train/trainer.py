@@ -89,7 +89,7 @@ def training_loss(out: DepthOutput, batch: dict[str, Tensor], config: TrainConfi
                 depth_in_metres(out.depth, camera[:, 0]), batch["all_in_focus"], batch["slices"],
                 batch["focus_positions"], focal_length_mm=camera[:, 0], f_number=camera[:, 1],
                 pixel_pitch_um=camera[:, 2], method=config.self_renderer, psf=config.self_psf,
-                num_layers=config.self_layers)
+                num_layers=config.self_layers, layer_range=config.self_layer_range)
             loss = loss + config.aif_rerender * rerender
             parts["rerender"] = float(rerender.detach())
         return loss, parts
@@ -102,7 +102,8 @@ def training_loss(out: DepthOutput, batch: dict[str, Tensor], config: TrainConfi
         focal_length_mm=camera[:, 0], f_number=camera[:, 1], pixel_pitch_um=camera[:, 2],
         coarse_aif_weight=config.self_coarse_aif, smoothness=config.self_smoothness,
         method=config.self_renderer, psf=config.self_psf, num_layers=config.self_layers,
-        attention=out.probabilities, attention_weight=config.self_attention, render_aif=config.self_render_aif)
+        attention=out.probabilities, attention_weight=config.self_attention, render_aif=config.self_render_aif,
+        layer_range=config.self_layer_range)
     if config.self_pseudo:
         target = normalise_depth(1.0 / batch["pseudo_depth"].clamp_min(1e-9), positions).clamp(0, 1)
         weight = batch["pseudo_confidence"]
