@@ -190,3 +190,34 @@ def test_fuse_runs_is_the_maximum_over_each_stack():
     groups = [(0, slice(0, 3)), (0, slice(3, 5)), (1, slice(0, 3)), (1, slice(3, 5))]
     runs = [x[i, js] for i, js in groups]
     assert torch.equal(fuse_runs(runs, groups), x.amax(dim=1))
+
+
+def test_head_context_keeps_the_contract():
+    """head_context feeds the focus head the slices' own level-1 and level-2 features: the output is
+    still independent of slice order and of how slices are grouped, the fused inference path still
+    computes the autograd path's function, and every new parameter gets a gradient."""
+    torch.manual_seed(3)
+    model = create_model("daifnet_light", head_context=2)
+    assert [c.in_channels for c in model.head.context] == [16, 32]
+    slices, positions = _inputs(5, b=2)
+    plain = model(slices, positions)
+    (plain.depth.mean() + plain.all_in_focus.mean()).backward()
+    dead = [k for k, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not dead, dead
+    model.eval()
+    with torch.no_grad():
+        fast = model(slices, positions)
+        order = torch.tensor([3, 0, 4, 1, 2])
+        shuffled = model(slices[:, order], positions[:, order])
+        model.group_bytes = 1  # one slice per run
+        single = model(slices, positions)
+    assert torch.allclose(fast.depth, plain.depth, atol=1e-5)
+    assert torch.allclose(shuffled.depth, fast.depth, atol=1e-5)
+    assert torch.allclose(single.depth, fast.depth, atol=1e-5)
+    # the context changes the function (its projections start random, not zero)
+    baseline = create_model("daifnet_light", head_context=0).eval()
+    baseline.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("head.context")})
+    with torch.no_grad():
+        assert (baseline(slices, positions).depth - fast.depth).abs().max() > 1e-4
+    with pytest.raises(ValueError, match="head_context"):
+        create_model("daifnet_light", head_context=4)

@@ -132,3 +132,17 @@ def test_released_weights_by_tag(tmp_path, monkeypatch):
         create_model(name, pretrained="nope")
     assert split_method("aifdepthnet_light:aif") == ("aifdepthnet_light", "aif")
     assert split_method("sml") == ("sml", None)
+
+
+def test_weights_carry_their_hyperparameters(tmp_path):
+    """A model trained with overrides (a run's model_overrides) loads from its weights file without
+    repeating them; explicit overrides still win (and then the weights must fit)."""
+    model = create_model("daifnet_light", head_context=1).eval()
+    save_weights(model, tmp_path / "w.safetensors", regime="test")
+    restored = create_model("daifnet_light", pretrained=tmp_path / "w.safetensors").eval()
+    assert restored.model_config["head_context"] == 1
+    slices, positions = _inputs(3)
+    with torch.no_grad():
+        assert torch.equal(restored(slices, positions).depth, model(slices, positions).depth)
+    with pytest.raises(RuntimeError):
+        create_model("daifnet_light", pretrained=tmp_path / "w.safetensors", head_context=0)

@@ -259,16 +259,26 @@ class FocusHead(nn.Module):
     as :class:`StackConv` (N x C x H x W and 1 x hidden x H x W, or B*N and B) -> 1 x N x H x W (or B x N).
     """
 
-    def __init__(self, channels: int, hidden: int, kernel: int = 3) -> None:
+    def __init__(self, channels: int, hidden: int, kernel: int = 3, context: tuple[int, ...] = ()) -> None:
         super().__init__()
         self.hidden = StackConv(channels, channels, hidden, kernel)
+        self.context = nn.ModuleList(_conv(c, hidden, 1, bias=False) for c in context)
         self.logit = _conv(hidden, 1, 1)
 
     def stack_term(self, fused: Tensor) -> Tensor:
         return self.hidden.stack_term(fused)
 
-    def forward(self, own: Tensor, term: Tensor) -> Tensor:
-        hidden = self.hidden(own, term).permute(0, 2, 3, 1)  # channels last: a free view
+    def forward(self, own: Tensor, term: Tensor, context: list[Tensor] = ()) -> Tensor:
+        """``context``: the slices' own features of the encoder levels below the stem (one tensor per
+        entry of the constructor's ``context``), projected 1x1 and upsampled into the hidden layer."""
+        if self.context:
+            pre = conv_act(self.hidden.own, own, relu=False)
+            for conv, feats in zip(self.context, context):
+                pre = pre + F.interpolate(conv(feats), size=own.shape[-2:], mode="bilinear", align_corners=False)
+            hidden = add_per_stack_relu(pre, term)
+        else:
+            hidden = self.hidden(own, term)
+        hidden = hidden.permute(0, 2, 3, 1)  # channels last: a free view
         logits = F.linear(hidden, self.logit.weight.flatten(1), self.logit.bias)  # the 1x1 convolution
         return logits.reshape(term.shape[0], -1, *logits.shape[1:3])
 
@@ -283,12 +293,17 @@ class DAIFNet(FocalStackNet):
         head_channels: hidden channels of the per-slice focus head.
         head_kernel: kernel size of the head's hidden convolution (3 or 1).
         stem_convs: 3x3 convolutions of the full-resolution stem (2 as the other levels, or 1).
+        head_context: encoder levels below the stem whose per-slice features also feed the focus
+            head (0: the stem's only, as Eq. 5). The stem sees 3x3 or 5x5 pixels of its slice, too
+            little to tell how sharp the slice is where blur spans several pixels; levels 1 and 2
+            see about 10 and 22.
         aif_residual: add a learned residual correction to the fused all-in-focus image.
         in_channels: 3 for RGB stacks (grey stacks are repeated to 3 channels).
     """
 
     def __init__(self, *, width: int = 16, levels: int = 4, head_channels: int = 16, head_kernel: int = 3,
-                 stem_convs: int = 2, aif_residual: bool = True, in_channels: int = 3) -> None:
+                 stem_convs: int = 2, head_context: int = 0, aif_residual: bool = True,
+                 in_channels: int = 3) -> None:
         super().__init__()
         self.in_channels, self.size_multiple = in_channels, 2 ** levels
         self.group_bytes = 24 * 2**20  # see _groups
@@ -297,7 +312,9 @@ class DAIFNet(FocalStackNet):
         self.down = nn.ModuleList(EncoderLevel(chans[i], chans[i + 1]) for i in range(levels - 1))
         self.bottleneck = EncoderLevel(chans[-2], chans[-1], convs=1)
         self.up = nn.ModuleList(DecoderLevel(chans[i + 1], chans[i]) for i in reversed(range(levels)))
-        self.head = FocusHead(width, head_channels, head_kernel)
+        if not 0 <= head_context <= levels - 1:
+            raise ValueError(f"head_context must be in [0, {levels - 1}], got {head_context}")
+        self.head = FocusHead(width, head_channels, head_kernel, context=tuple(chans[1 : 1 + head_context]))
         self.residual = _conv(width, in_channels) if aif_residual else None
         if self.residual is not None:
             nn.init.zeros_(self.residual.weight)
@@ -308,10 +325,11 @@ class DAIFNet(FocalStackNet):
         if c not in (1, self.in_channels):
             raise ValueError(f"{type(self).__name__} takes 1 or {self.in_channels} channels, got {c}")
         groups = self._groups(slices)
-        own, skips = self._encode(slices, positions01, groups)
+        own, skips, context = self._encode(slices, positions01, groups)
         fused = self._decode(skips)
         term = self.head.stack_term(fused)
-        logits = [self.head(f, term[i : i + 1]) for f, (i, _) in zip(own, groups)]  # Eq. 5
+        logits = [self.head(f, term[i : i + 1], [c[k] for c in context])
+                  for k, (f, (i, _)) in enumerate(zip(own, groups))]  # Eq. 5
         logits = torch.cat(logits, dim=1).view(b, n, h, w)
         depth = expected_position(logits, positions01)  # Eq. 6
         probabilities = torch.softmax(logits, dim=1)
@@ -332,21 +350,25 @@ class DAIFNet(FocalStackNet):
         size = -(-n // -(-n // size))  # balanced: 5 slices in runs of 3 + 2, not 4 + 1
         return [(i, slice(j, min(j + size, n))) for i in range(b) for j in range(0, n, size)]
 
-    def _encode(self, slices: Tensor, positions01: Tensor, groups) -> tuple[list[Tensor], list[Tensor]]:
+    def _encode(self, slices: Tensor, positions01: Tensor,
+                groups) -> tuple[list[Tensor], list[Tensor], list[list[Tensor]]]:
         """Shared stem, levels and bottleneck (Eq. 1-3), run by run of slices.
 
-        Returns the runs' full-resolution features ((run length) x width x H x W each) and the fused
-        skips (B x C x h x w, the bottleneck last).
+        Returns the runs' full-resolution features ((run length) x width x H x W each), the fused
+        skips (B x C x h x w, the bottleneck last) and, for each of the head's ``head_context``
+        levels, the runs' features of that level.
         """
         rgb = [slices[i, js].expand(-1, self.in_channels, -1, -1).contiguous(memory_format=torch.channels_last)
                for i, js in groups]
         own = [self.stem(x, positions01[i, js]) for x, (i, js) in zip(rgb, groups)]  # Eq. 1
-        features, skips = own, [fuse_runs(own, groups)]  # Eq. 3
-        for level in [*self.down, self.bottleneck]:
+        features, skips, context = own, [fuse_runs(own, groups)], []  # Eq. 3
+        for depth, level in enumerate([*self.down, self.bottleneck], start=1):
             term = level.stack_term(skips[-1])
             features = [level(f, term[i : i + 1]) for f, (i, _) in zip(features, groups)]  # Eq. 2
             skips.append(fuse_runs(features, groups))  # Eq. 3
-        return own, skips
+            if depth <= len(self.head.context):
+                context.append(features)
+        return own, skips, context
 
     def _decode(self, skips: list[Tensor]) -> Tensor:
         """Fused U-Net decoder (Eq. 4): from the bottleneck up through the fused skips to full resolution."""

@@ -74,15 +74,14 @@ def create_model(name: str, pretrained: bool | str | Path = False, **overrides) 
         pretrained: ``False`` (random weights), ``True`` (the released weights of ``name``), a
             tag of released weights (see :func:`released_weights`), or a path to a safetensors
             file written by :func:`~.weights.save_weights`.
-        overrides: hyperparameters replacing the variant's defaults (e.g. ``channels=16``).
+        overrides: hyperparameters replacing the variant's defaults (e.g. ``channels=16``). Weights
+            record the hyperparameters they were trained with; those replace the defaults too
+            (``overrides`` win).
 
     Raises:
         InputError: unknown name, or ``pretrained=True`` where no weights have been released.
     """
     entry = model_entry(name)
-    config = {**entry.defaults, **overrides}
-    model = entry.builder(**config)
-    model.model_name, model.model_config = name, config
     if pretrained is True or (isinstance(pretrained, str) and _is_tag(pretrained) and not Path(pretrained).is_file()):
         tag = None if pretrained is True else pretrained
         path = weights_path(name, tag)
@@ -93,8 +92,13 @@ def create_model(name: str, pretrained: bool | str | Path = False, **overrides) 
             available = ", ".join(f"{name}:{t}" if t else name for t in released_weights(name)) or "none"
             raise InputError(f"no released weights {name}{':' + tag if tag else ''}; released: {available}")
         pretrained = path
-    if pretrained:
-        state, _ = load_weights(pretrained)
+    state, info = load_weights(pretrained) if pretrained else (None, {})
+    # weights carry the hyperparameters they were trained with (e.g. a training run's model_overrides)
+    recorded = info.get("config") or {}
+    config = {**entry.defaults, **recorded, **overrides}
+    model = entry.builder(**config)
+    model.model_name, model.model_config = name, config
+    if state is not None:
         model.load_state_dict(state)
     return model
 

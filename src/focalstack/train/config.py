@@ -136,6 +136,8 @@ class TrainConfig:
             rendered from the *true* all-in-focus image and the predicted depth with the renderer of
             ``self_renderer`` / ``self_psf`` / ``self_layers`` and compared with the input (SSIM + L1,
             :func:`~focalstack.train.losses.aif_rerender_loss`); it uses no depth (0: off, as in 001).
+        self_reconstruction: weight of the self-supervised regime's re-rendering term (1 in 003; 0
+            renders nothing, a cheap warm-up on the other terms).
         self_coarse_aif, self_smoothness: the self-supervised regime's auxiliary weights.
         self_attention: weight of the self-supervised regime's pull of the attention-fused slices
             towards the coarse all-in-focus image (see :func:`~focalstack.train.losses.self_supervised_loss`).
@@ -175,6 +177,7 @@ class TrainConfig:
     aif_smoothness: float = 0.002
     aif_a: float = 150.0
     aif_rerender: float = 0.0
+    self_reconstruction: float = 1.0
     self_coarse_aif: float = 0.1
     self_smoothness: float = 0.002
     self_attention: float = 0.0
@@ -207,8 +210,10 @@ class TrainConfig:
             problems.append(f"regime must be one of {', '.join(REGIMES)}, not {self.regime!r}")
         if self.depth_norm not in ("l1", "l2"):
             problems.append("depth_norm must be l1 or l2")
-        if min(self.depth_gradient, self.self_attention, self.self_pseudo, self.aif_rerender) < 0:
-            problems.append("depth_gradient, self_attention, self_pseudo and aif_rerender must be >= 0")
+        if min(self.depth_gradient, self.self_attention, self.self_pseudo, self.aif_rerender,
+               self.self_reconstruction) < 0:
+            problems.append("depth_gradient, self_attention, self_pseudo, self_reconstruction and aif_rerender "
+                            "must be >= 0")
         if self.self_pseudo_measure not in FOCUS_MEASURES:
             problems.append(f"self_pseudo_measure must be one of {', '.join(FOCUS_MEASURES)}")
         if self.self_renderer not in ("per_pixel", "layered") or self.self_psf not in ("gaussian", "disc"):

@@ -178,6 +178,7 @@ def self_supervised_loss(
     attention_weight: float = 0.0,
     render_aif: str = "predicted",
     layer_range: str = "depth",
+    reconstruction_weight: float = 1.0,
 ) -> tuple[Tensor, dict[str, float]]:
     """Re-render the input stack from the prediction and compare (003).
 
@@ -209,6 +210,7 @@ def self_supervised_loss(
             renderer's default) or ``focus`` (spanning the stack's focus range). With ``depth`` the
             planes follow the prediction, so a depth squeezed towards the middle gets no gradient
             that widens it; ``focus`` keeps the planes fixed.
+        reconstruction_weight: weight of the re-rendering term (0: nothing is rendered).
 
     Returns:
         (loss, parts) with the value of each term for logging.
@@ -216,14 +218,17 @@ def self_supervised_loss(
     if render_aif not in ("predicted", "coarse"):
         raise ValueError(f"render_aif must be 'predicted' or 'coarse', not {render_aif!r}")
     target = coarse_all_in_focus(slices)
-    rendered = render_focal_stack(target if render_aif == "coarse" else aif, depth_m, focus_distances_m,
-                                  focal_length_mm=focal_length_mm, f_number=f_number, pixel_pitch_um=pixel_pitch_um,
-                                  method=method, psf=psf, num_layers=num_layers,
-                                  inverse_depth_range=_layer_range(layer_range, focus_distances_m, method))
-    reconstruction = reconstruction_error(rendered, slices)
+    if reconstruction_weight:
+        rendered = render_focal_stack(target if render_aif == "coarse" else aif, depth_m, focus_distances_m,
+                                      focal_length_mm=focal_length_mm, f_number=f_number,
+                                      pixel_pitch_um=pixel_pitch_um, method=method, psf=psf, num_layers=num_layers,
+                                      inverse_depth_range=_layer_range(layer_range, focus_distances_m, method))
+        reconstruction = reconstruction_error(rendered, slices)
+    else:  # no rendering at all (a warm-up on the other terms)
+        reconstruction = slices.new_zeros(())
     coarse = (aif - target).abs().mean()
     smooth = edge_aware_smoothness(_inverse_in_focus_range(depth_m, focus_distances_m), aif)
-    loss = reconstruction + coarse_aif_weight * coarse + smoothness * smooth
+    loss = reconstruction_weight * reconstruction + coarse_aif_weight * coarse + smoothness * smooth
     parts = {"reconstruction": reconstruction, "coarse_aif": coarse, "smoothness": smooth}
     if attention is not None and attention_weight:
         fused = (attention.unsqueeze(2) * slices).sum(dim=1)

@@ -103,7 +103,7 @@ def training_loss(out: DepthOutput, batch: dict[str, Tensor], config: TrainConfi
         coarse_aif_weight=config.self_coarse_aif, smoothness=config.self_smoothness,
         method=config.self_renderer, psf=config.self_psf, num_layers=config.self_layers,
         attention=out.probabilities, attention_weight=config.self_attention, render_aif=config.self_render_aif,
-        layer_range=config.self_layer_range)
+        layer_range=config.self_layer_range, reconstruction_weight=config.self_reconstruction)
     if config.self_pseudo:
         target = normalise_depth(1.0 / batch["pseudo_depth"].clamp_min(1e-9), positions).clamp(0, 1)
         weight = batch["pseudo_confidence"]
