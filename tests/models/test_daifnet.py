@@ -198,7 +198,7 @@ def test_head_context_keeps_the_contract():
     computes the autograd path's function, and every new parameter gets a gradient."""
     torch.manual_seed(3)
     model = create_model("daifnet_light", head_context=2)
-    assert [c.in_channels for c in model.head.context] == [16, 32]
+    assert [c.in_channels for c in model.head.context] == [16, 32]  # the light variant's default
     slices, positions = _inputs(5, b=2)
     plain = model(slices, positions)
     (plain.depth.mean() + plain.all_in_focus.mean()).backward()
