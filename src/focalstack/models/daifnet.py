@@ -13,7 +13,7 @@ with p_j the focus position of slice j in [0, 1] and l = 1..L the encoder levels
     h_j^l = E^l([P(h_j^{l-1}), max_k P(h_k^{l-1})])             layer-wise global pooling          (2)
     s^l   = max_j h_j^l,   b = max_j B(...)                     fused skips and bottleneck          (3)
     g     = decoder(b; s^{L-1}, ..., s^0)                       one fused U-Net decoder             (4)
-    m_j   = head(h_j^0, g)                                      per-slice focus logit               (5)
+    m_j   = head(h_j^0, h_j^1, h_j^2, g)                        per-slice focus logit               (5)
     D     = sum_j softplus(m_j) / sum_k softplus(m_k) p_j       expected focus position             (6)
     I     = clip(sum_j softmax(m)_j J_j + R(g), 0, 1)           fused slices + residual             (7)
 
@@ -44,7 +44,11 @@ base width of 16 and 4 levels, 1.96M parameters; the defaults here match it):
 - Depth (6): the authors regress depth directly (a fourth output channel). Here the fused decoder
   features meet each slice's own full-resolution features in a small head (5) that scores how in focus
   the slice is (A: 1x1 on the slice's features, which already see 5x5 pixels; B: 3x3 on g, once per
-  stack; a 3x3 A cost about 12% of the forward pass), and depth is the softplus-normalised expectation
+  stack; a 3x3 A cost about 12% of the forward pass), plus (``head_context`` levels, 2 by default) the
+  slice's own encoder features of levels 1 and 2, projected 1x1 and upsampled bilinearly: the stem sees
+  only 3x3 (light) or 5x5 pixels of its slice, too little to judge focus where blur spans several pixels,
+  and without them ``daifnet_light`` did not learn depth even depth-supervised (``docs/training.md``).
+  Depth is the softplus-normalised expectation
   of the positions, as in the library's other networks: depth stays inside the range of the focus
   positions, any unit works (the base class normalises positions to [0, 1]) and N may differ between
   training and test.
