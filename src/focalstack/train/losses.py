@@ -208,8 +208,9 @@ def self_supervised_loss(
             ``coarse_aif_weight`` pull only.
         layer_range: planes of the layered renderer: ``depth`` (spanning the predicted depth, the
             renderer's default) or ``focus`` (spanning the stack's focus range). With ``depth`` the
-            planes follow the prediction, so a depth squeezed towards the middle gets no gradient
-            that widens it; ``focus`` keeps the planes fixed.
+            planes follow the prediction, so its nearest and farthest pixels get little gradient
+            outwards; ``focus`` keeps the planes fixed, but with few layers their spacing biases the
+            best-rendering depth (about 2 % of the span farther with 8 layers, docs/training.md).
         reconstruction_weight: weight of the re-rendering term (0: nothing is rendered).
 
     Returns:
