@@ -6,9 +6,8 @@ exported weights on the suite wrote RESULTS (results.json)::
     python main/configs/train/release.py --results report/results.json --weights-dir main/src/focalstack/models/weights
 
 Which checkpoint is released: ``best.pt`` (lowest validation MSE) for the depth-supervised runs;
-for the runs that must never see depth, ``best.pt`` by the all-in-focus L1 error on aligned
-validation stacks (stage 4 of the all-in-focus-supervised run) or simply ``last.pt``
-(self-supervised), so no depth ground truth enters them even through model selection.
+for the runs that must never see depth, ``last.pt``, so no depth ground truth enters them even
+through model selection. ``--only METHOD`` exports a subset (the other runs need not be on disk).
 """
 
 from __future__ import annotations
@@ -21,9 +20,9 @@ from focalstack.train.trainer import export_weights
 
 RELEASES = (  # (checkpoint, weights file, method name in the report)
     ("runs/aifdepthnet_light-depth/best.pt", "aifdepthnet_light.safetensors", "aifdepthnet_light"),
-    ("runs/aifdepthnet_light-aif-stage4/best.pt", "aifdepthnet_light.aif.safetensors", "aifdepthnet_light:aif"),
+    ("runs/aifdepthnet_light-aif-rerender2/last.pt", "aifdepthnet_light.aif.safetensors", "aifdepthnet_light:aif"),
     ("runs/dffwild_light-depth-grad4/best.pt", "dffwild_light.safetensors", "dffwild_light"),
-    ("runs/daifnet_light-self-pseudo-long/last.pt", "daifnet_light.safetensors", "daifnet_light"),
+    ("runs/daifnet_light-self-ctx/last.pt", "daifnet_light.safetensors", "daifnet_light"),
 )
 KEEP = ("mae", "mse", "abs_rel", "delta1", "bump")
 
@@ -33,9 +32,13 @@ def main() -> None:
     parser.add_argument("--results", type=Path, help="results.json of focalstack eval on the suite")
     parser.add_argument("--weights-dir", type=Path, required=True)
     parser.add_argument("--runs", type=Path, default=Path("."), help="folder holding runs/")
+    parser.add_argument("--only", action="append", default=[], metavar="METHOD",
+                        help="export only these methods (repeat; default all)")
     args = parser.parse_args()
     rows = json.loads(args.results.read_text())["results"] if args.results else []
     for checkpoint, filename, method in RELEASES:
+        if args.only and method not in args.only:
+            continue
         metrics = {r["dataset"]: {**{k: r["metrics"][k] for k in KEEP}, "seconds_per_stack": r["seconds_per_stack"]}
                    for r in rows if r["method"] == method}
         path = export_weights(args.runs / checkpoint, args.weights_dir / filename, licence="MIT",
