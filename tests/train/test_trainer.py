@@ -71,7 +71,11 @@ def test_config_yaml_round_trip(tmp_path, tiny_data):
     ({"self_renderer": "raytrace"}, "self_renderer must be"),
     ({"self_psf": "airy"}, "self_psf gaussian or disc"),
     ({"self_layers": 1}, "self_layers must be"),
-    ({"depth_gradient": -1.0}, "depth_gradient, self_attention and self_pseudo must be"),
+    ({"depth_gradient": -1.0}, "depth_gradient, self_attention, self_pseudo, self_reconstruction and aif_rerender"),
+    ({"aif_rerender": -0.5}, "aif_rerender must be >= 0"),
+    ({"self_reconstruction": -1.0}, "self_reconstruction and aif_rerender"),
+    ({"self_layer_range": "scene"}, "self_layer_range must be depth or focus"),
+    ({"self_render_aif": "true"}, "self_render_aif must be predicted or coarse"),
     ({"self_pseudo_measure": "magic"}, "self_pseudo_measure must be one of"),
 ])
 def test_config_refuses_bad_keys(tmp_path, tiny_data, patch, message):
@@ -158,13 +162,18 @@ def test_crop_larger_than_stack_is_refused(tmp_path, tiny_data):
 
 
 # ----------------------------------------------------------------------------- training
-@pytest.mark.parametrize(("regime", "extra"), [
-    ("depth", {}), ("aif", {}), ("self", {}),
-    ("depth", {"depth_gradient": 0.5}),
-    ("self", {"self_renderer": "layered", "self_psf": "disc", "self_layers": 6, "self_attention": 0.5}),
-    ("self", {"self_pseudo": 1.0}),
-], ids=["depth", "aif", "self", "depth-gradient", "self-layered", "self-pseudo"])
-def test_training_lowers_the_loss_on_a_fixed_batch(tmp_path, tiny_data, regime, extra):
+@pytest.mark.parametrize(("regime", "extra", "factor"), [
+    ("depth", {}, 0.6), ("aif", {}, 0.96), ("self", {}, 0.9),
+    ("depth", {"depth_gradient": 0.5}, 0.6),
+    ("self", {"self_renderer": "layered", "self_psf": "disc", "self_layers": 6, "self_attention": 0.5}, 0.9),
+    ("self", {"self_pseudo": 1.0}, 0.9),
+    ("aif", {"aif_rerender": 1.0, "self_renderer": "layered", "self_psf": "disc", "self_layers": 6}, 0.98),
+    ("self", {"self_renderer": "layered", "self_psf": "disc", "self_layers": 6, "self_render_aif": "coarse",
+              "self_layer_range": "focus", "self_pseudo": 1.0}, 0.9),
+    ("self", {"self_reconstruction": 0.0, "self_pseudo": 1.0, "self_attention": 0.5}, 0.9),
+], ids=["depth", "aif", "self", "depth-gradient", "self-layered", "self-pseudo", "aif-rerender", "self-coarse",
+        "self-no-rendering"])
+def test_training_lowers_the_loss_on_a_fixed_batch(tmp_path, tiny_data, regime, extra, factor):
     config = tiny_config(tiny_data, tmp_path / regime, regime=regime, steps=STEPS, checkpoint_every=100, val_every=0,
                          **extra,
                          log_every=5, data={"val_folders": [], "min_slices": 4, "crop": 32,
@@ -183,8 +192,9 @@ def test_training_lowers_the_loss_on_a_fixed_batch(tmp_path, tiny_data, regime, 
     trainer.fit()
     after = loss_now()
     # measured: depth 0.134 -> 0.055, aif 0.116 -> 0.106 (the AiF of blended slices starts close), self 0.205 -> 0.173,
-    # depth-gradient 0.151 -> 0.077, self-layered (with the attention term) 0.247 -> 0.209, self-pseudo 0.486 -> 0.284
-    assert after < {"depth": 0.6, "aif": 0.96, "self": 0.9}[regime] * before, (regime, before, after)
+    # depth-gradient 0.151 -> 0.077, self-layered (with the attention term) 0.247 -> 0.209, self-pseudo 0.486 -> 0.284,
+    # aif-rerender 0.366 -> 0.354 (the re-rendering of these tiny random scenes falls slowly)
+    assert after < factor * before, (regime, before, after)
     assert (tmp_path / regime / "last.pt").is_file() and (tmp_path / regime / "metrics.jsonl").is_file()
 
 
