@@ -51,7 +51,7 @@ def measure(model, sample, args) -> list[dict]:
     predict_s = time.perf_counter() - start
     tuned, report = test_time_optimize(model, sample.stack, args.steps, lr=args.lr, crop_size=args.crop,
                                        seed=args.seed, renderer=args.renderer, psf=args.psf,
-                                       num_layers=args.layers)
+                                       num_layers=args.layers, aif=args.aif)
     start = time.perf_counter()
     after = score_sample(sample, tuned.predict(sample.stack))
     tuned_predict_s = time.perf_counter() - start
@@ -92,6 +92,8 @@ def main() -> None:
     parser.add_argument("--renderer", choices=("per_pixel", "layered"), default="per_pixel")
     parser.add_argument("--psf", choices=("gaussian", "disc"), default="gaussian")
     parser.add_argument("--layers", type=int, default=8)
+    parser.add_argument("--aif", choices=("model", "coarse"), default="model",
+                        help="all-in-focus image the stack is re-rendered from")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model = create_model(args.model, pretrained=args.weights)
@@ -103,7 +105,7 @@ def main() -> None:
             print(f"{sample.name}: done", flush=True)
     print(f"\n{args.model} ({args.weights.name}), test-time optimisation: {args.steps} steps, lr {args.lr:g}, "
           f"{args.crop} px crops, seed {args.seed}, renderer {args.renderer}/{args.psf}"
-          f"{f' ({args.layers} layers)' if args.renderer == 'layered' else ''}; "
+          f"{f' ({args.layers} layers)' if args.renderer == 'layered' else ''}, all-in-focus {args.aif}; "
           "depth metrics in metres on valid pixels inside the focus range\n")
     print(table(rows + mean_rows(rows)))
 

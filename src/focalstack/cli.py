@@ -30,6 +30,7 @@ def _choices(name: str, values) -> type[Enum]:
 Unit = _choices("Unit", UNITS)
 PeakFit = _choices("PeakFit", PEAK_FITS)
 TTORenderer = _choices("TTORenderer", ("per_pixel", "layered"))
+TTOAif = _choices("TTOAif", ("model", "coarse"))
 Fusion = _choices("Fusion", FUSIONS)
 Refinement = _choices("Refinement", REFINEMENTS)
 
@@ -83,6 +84,9 @@ def depth(
     tto_renderer: TTORenderer = typer.Option("per_pixel", "--tto-renderer",
                                              help="Re-rendering of --tto: per_pixel (Gaussian PSF, fast) or "
                                              "layered (occlusion-aware, disc PSF of a round aperture, slower)."),
+    tto_aif: TTOAif = typer.Option("model", "--tto-aif",
+                                   help="All-in-focus image --tto re-renders from: the model's own, or the coarse "
+                                   "one fused from the slices (tunes depth alone; safer for daifnet_light)."),
     peak_fit: PeakFit = typer.Option("gaussian",
                                  help="Sub-slice peak fit of the focus curve (in inverse depth)."),
     fusion: Fusion = typer.Option("soft",
@@ -103,7 +107,8 @@ def depth(
         run = _depth_method(method, weights, ClassicalConfig(focus_measure=measure,
                                                     window=window, peak_fit=peak_fit.value, fusion=fusion.value,
                                                     refine=refine.value, refine_radius=refine_radius),
-                           tto=tto, tto_lr=tto_lr, tto_renderer=tto_renderer.value, scale=scale)
+                           tto=tto, tto_lr=tto_lr, tto_renderer=tto_renderer.value, tto_aif=tto_aif.value,
+                           scale=scale)
         stack = _open_stack(stack_dir, focus_positions, unit.value if unit else None, scale, max_megapixels)
         with _LazyProgress(disabled=quiet, label="TTO steps" if tto else "slices") as progress:
             result = run(stack, progress)
@@ -125,7 +130,7 @@ def depth(
 
 
 def _depth_method(method: str, weights: Path | None, config: ClassicalConfig, *, tto: int = 0, tto_lr: float = 1e-4,
-                  tto_renderer: str = "per_pixel", scale: float = 1.0):
+                  tto_renderer: str = "per_pixel", tto_aif: str = "model", scale: float = 1.0):
     """``run(stack, progress) -> DepthResult`` for a focus measure or a registered, trained model
     (fine-tuned on the stack first for ``tto`` > 0 steps)."""
     if tto < 0 or not tto_lr > 0:
@@ -145,20 +150,21 @@ def _depth_method(method: str, weights: Path | None, config: ClassicalConfig, *,
 
     def run(stack, progress):
         start = time.perf_counter()
-        tuned, report = _test_time_optimize(model, stack, tto, tto_lr, tto_renderer, scale, progress) if tto \
+        tuned, report = _test_time_optimize(model, stack, tto, tto_lr, tto_renderer, tto_aif, scale, progress) \
+            if tto \
             else (model, None)
         result = tuned.predict(stack)
         result.timings["total"] = time.perf_counter() - start
         result.method, result.parameters = method, dict(model.model_config)
         if report is not None:
             result.timings["tto"] = report.seconds
-            result.parameters["tto"] = {**report.to_dict(), "lr": tto_lr, "renderer": tto_renderer}
+            result.parameters["tto"] = {**report.to_dict(), "lr": tto_lr, "renderer": tto_renderer, "aif": tto_aif}
         return result
 
     return run
 
 
-def _test_time_optimize(model, stack, steps: int, lr: float, renderer: str, scale: float, progress):
+def _test_time_optimize(model, stack, steps: int, lr: float, renderer: str, aif: str, scale: float, progress):
     """:func:`~focalstack.train.tto.test_time_optimize`; the camera's pixel pitch is that of the
     full-size photo, so it grows by 1 / ``scale`` when the slices were downscaled."""
     from .train.tto import test_time_optimize
@@ -167,7 +173,7 @@ def _test_time_optimize(model, stack, steps: int, lr: float, renderer: str, scal
     pitch = camera.pixel_pitch_um / scale if camera is not None and camera.pixel_pitch_um else None
     psf = "disc" if renderer == "layered" else "gaussian"
     return test_time_optimize(model, stack, steps, lr=lr, pixel_pitch_um=pitch, renderer=renderer, psf=psf,
-                              progress=progress)
+                              aif=aif, progress=progress)
 
 
 @app.command()

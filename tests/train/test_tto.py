@@ -205,6 +205,12 @@ def test_cli_tto_prints_losses_and_records_them(tmp_path, simulated, weights):
                      "--tto-renderer", "layered")
     assert result.exit_code == 0, result.output
     assert json.loads((layered / "result.json").read_text())["parameters"]["tto"]["renderer"] == "layered"
+    coarse = tmp_path / "coarse"
+    result = _invoke("depth", folder, "-o", coarse, "-m", "aifdepthnet_light", "--weights", weights, "--tto", 1,
+                     "--tto-aif", "coarse")
+    assert result.exit_code == 0, result.output
+    assert json.loads((coarse / "result.json").read_text())["parameters"]["tto"]["aif"] == "coarse"
+    assert summary["parameters"]["tto"]["aif"] == "model"
 
 
 def test_cli_tto_with_a_classical_method_is_bad_input(tmp_path, simulated):
