@@ -150,9 +150,8 @@ def _depth_method(method: str, weights: Path | None, config: ClassicalConfig, *,
 
     def run(stack, progress):
         start = time.perf_counter()
-        tuned, report = _test_time_optimize(model, stack, tto, tto_lr, tto_renderer, tto_aif, scale, progress) \
-            if tto \
-            else (model, None)
+        tuned, report = (_test_time_optimize(model, stack, tto, tto_lr, tto_renderer, tto_aif, scale, progress)
+                         if tto else (model, None))
         result = tuned.predict(stack)
         result.timings["total"] = time.perf_counter() - start
         result.method, result.parameters = method, dict(model.model_config)

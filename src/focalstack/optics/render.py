@@ -150,16 +150,12 @@ def render_defocus_layered(aif: Tensor, depth_m: Tensor, focus_distances_m: Tens
     b, c, h, w = aif.shape
     n = focus.shape[1]
     inverse = 1.0 / depth_m  # B,1,H,W diopters
-    if isinstance(inverse_depth_range, Tensor):  # one (far, near) pair per scene
-        bounds = inverse_depth_range.to(aif.dtype).reshape(-1, 2).expand(b, 2).detach()
+    if inverse_depth_range is not None:  # a (far, near) pair, or one per scene (B x 2)
+        bounds = torch.as_tensor(inverse_depth_range, dtype=aif.dtype, device=aif.device).detach()
+        bounds = bounds.reshape(-1, 2).expand(b, 2)
         lo, hi = bounds.amin(dim=1), bounds.amax(dim=1)
         inverse = inverse.clamp(lo[:, None, None, None], hi[:, None, None, None])
-        steps = torch.linspace(0.0, 1.0, num_layers, dtype=aif.dtype, device=aif.device)
-        planes = hi[:, None] - (hi - lo)[:, None] * steps[None, :]
-    elif inverse_depth_range is not None:
-        lo, hi = sorted(float(v) for v in inverse_depth_range)
-        inverse = inverse.clamp(lo, hi)
-        planes = torch.linspace(hi, lo, num_layers, dtype=aif.dtype, device=aif.device)[None].expand(b, -1)
+        planes = _planes_between(lo, hi, num_layers)
     else:
         planes = _layer_planes(inverse.detach(), num_layers)  # B, D (near to far)
     alpha = _layer_weights(inverse[:, 0], planes)  # B, D, H, W
@@ -217,7 +213,12 @@ def _layer_planes(inverse: Tensor, num_layers: int) -> Tensor:
     lo = inverse.flatten(1).amin(dim=1)
     hi = inverse.flatten(1).amax(dim=1)
     hi = torch.maximum(hi, lo * 1.001 + 1e-6)  # a flat scene still gets distinct planes in float32
-    steps = torch.linspace(0.0, 1.0, num_layers, dtype=inverse.dtype, device=inverse.device)
+    return _planes_between(lo, hi, num_layers)
+
+
+def _planes_between(lo: Tensor, hi: Tensor, num_layers: int) -> Tensor:
+    """B x D planes evenly spaced from ``hi`` (near) to ``lo`` (far), each a B tensor of diopters."""
+    steps = torch.linspace(0.0, 1.0, num_layers, dtype=lo.dtype, device=lo.device)
     return hi[:, None] - (hi - lo)[:, None] * steps[None, :]
 
 

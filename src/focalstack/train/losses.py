@@ -90,7 +90,8 @@ def aif_rerender_loss(depth_m: Tensor, target_aif: Tensor, slices: Tensor, focus
     all-in-focus loss is blind to depth wherever two slices fuse to the same image (textureless areas)
     and prefers the single sharpest slice, so its depth snaps to the slice positions; the defocus of
     every slice, rendered from the truth, also measures depth between slices. No depth is used.
-    ``layer_range`` as in :func:`self_supervised_loss`.
+    ``layer_range`` as in :func:`self_supervised_loss`, whose re-rendering term is this function
+    applied to the predicted or the coarse all-in-focus image.
     """
     rendered = render_focal_stack(target_aif, depth_m, focus_distances_m, focal_length_mm=focal_length_mm,
                                   f_number=f_number, pixel_pitch_um=pixel_pitch_um, method=method, psf=psf,
@@ -220,11 +221,10 @@ def self_supervised_loss(
         raise ValueError(f"render_aif must be 'predicted' or 'coarse', not {render_aif!r}")
     target = coarse_all_in_focus(slices)
     if reconstruction_weight:
-        rendered = render_focal_stack(target if render_aif == "coarse" else aif, depth_m, focus_distances_m,
-                                      focal_length_mm=focal_length_mm, f_number=f_number,
-                                      pixel_pitch_um=pixel_pitch_um, method=method, psf=psf, num_layers=num_layers,
-                                      inverse_depth_range=_layer_range(layer_range, focus_distances_m, method))
-        reconstruction = reconstruction_error(rendered, slices)
+        reconstruction = aif_rerender_loss(depth_m, target if render_aif == "coarse" else aif, slices,
+                                           focus_distances_m, focal_length_mm=focal_length_mm, f_number=f_number,
+                                           pixel_pitch_um=pixel_pitch_um, method=method, psf=psf,
+                                           num_layers=num_layers, layer_range=layer_range)
     else:  # no rendering at all (a warm-up on the other terms)
         reconstruction = slices.new_zeros(())
     coarse = (aif - target).abs().mean()

@@ -68,6 +68,11 @@ def normalise_depth(depth_diopters: Tensor, positions_diopters: Tensor) -> Tenso
     return (depth_diopters - lo) / scale
 
 
+def _lens(camera: Tensor) -> dict[str, Tensor]:
+    """The renderer's camera arguments from a batch's B x 3 camera rows (focal length, f-number, pitch)."""
+    return {"focal_length_mm": camera[:, 0], "f_number": camera[:, 1], "pixel_pitch_um": camera[:, 2]}
+
+
 def training_loss(out: DepthOutput, batch: dict[str, Tensor], config: TrainConfig) -> tuple[Tensor, dict[str, float]]:
     """The loss of ``config.regime`` for one batch (see the module docstring for units)."""
     positions = 1.0 / batch["focus_positions"]  # diopters, as the model saw them
@@ -84,22 +89,18 @@ def training_loss(out: DepthOutput, batch: dict[str, Tensor], config: TrainConfi
         loss = aif_loss(aifs, depths, batch["all_in_focus"], smoothness=config.aif_smoothness, a=config.aif_a)
         parts = {"aif": float(loss.detach())}
         if config.aif_rerender:
-            camera = batch["camera"]
             rerender = aif_rerender_loss(
-                depth_in_metres(out.depth, camera[:, 0]), batch["all_in_focus"], batch["slices"],
-                batch["focus_positions"], focal_length_mm=camera[:, 0], f_number=camera[:, 1],
-                pixel_pitch_um=camera[:, 2], method=config.self_renderer, psf=config.self_psf,
-                num_layers=config.self_layers, layer_range=config.self_layer_range)
+                depth_in_metres(out.depth, batch["camera"][:, 0]), batch["all_in_focus"], batch["slices"],
+                batch["focus_positions"], **_lens(batch["camera"]), method=config.self_renderer,
+                psf=config.self_psf, num_layers=config.self_layers, layer_range=config.self_layer_range)
             loss = loss + config.aif_rerender * rerender
             parts["rerender"] = float(rerender.detach())
         return loss, parts
     if out.all_in_focus is None:
         raise InputError(f"model {config.model} has no all-in-focus output; it cannot train with regime 'self'")
-    camera = batch["camera"]
-    depth_m = depth_in_metres(out.depth, camera[:, 0])
+    depth_m = depth_in_metres(out.depth, batch["camera"][:, 0])
     loss, parts = self_supervised_loss(
-        depth_m, out.all_in_focus.clamp(0, 1), batch["slices"], batch["focus_positions"],
-        focal_length_mm=camera[:, 0], f_number=camera[:, 1], pixel_pitch_um=camera[:, 2],
+        depth_m, out.all_in_focus.clamp(0, 1), batch["slices"], batch["focus_positions"], **_lens(batch["camera"]),
         coarse_aif_weight=config.self_coarse_aif, smoothness=config.self_smoothness,
         method=config.self_renderer, psf=config.self_psf, num_layers=config.self_layers,
         attention=out.probabilities, attention_weight=config.self_attention, render_aif=config.self_render_aif,
