@@ -15,6 +15,8 @@ from pathlib import Path
 import typer
 
 from . import __version__
+from .align import METHODS as ALIGN_METHODS
+from .align import align as align_stack
 from .classical import FOCUS_MEASURES, FUSIONS, PEAK_FITS, REFINEMENTS, ClassicalConfig, depth_from_focus
 from .errors import InputError
 from .io.atomic import check_output_dir
@@ -33,6 +35,9 @@ TTORenderer = _choices("TTORenderer", ("per_pixel", "layered"))
 TTOAif = _choices("TTOAif", ("model", "coarse"))
 Fusion = _choices("Fusion", FUSIONS)
 Refinement = _choices("Refinement", REFINEMENTS)
+AlignMethod = _choices("AlignMethod", ALIGN_METHODS)
+_ALIGN_HELP = ("Align the slices first: auto (undo focus breathing from focus distances + focal length, refined by "
+               "ECC; ECC alone without that metadata), metadata, ecc, metadata+ecc or none.")
 
 app = typer.Typer(
     name="focalstack",
@@ -96,6 +101,7 @@ def depth(
     refine_radius: int = typer.Option(8, help="Refinement radius in pixels."),
     scale: float = typer.Option(1.0, help="Resize slices by this factor (0 < scale <= 1) before processing."),
     max_megapixels: float = typer.Option(DEFAULT_MAX_MEGAPIXELS, help="Refuse slices larger than this."),
+    align: AlignMethod = typer.Option("auto", "--align", help=_ALIGN_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
@@ -110,10 +116,16 @@ def depth(
                            tto=tto, tto_lr=tto_lr, tto_renderer=tto_renderer.value, tto_aif=tto_aif.value,
                            scale=scale)
         stack = _open_stack(stack_dir, focus_positions, unit.value if unit else None, scale, max_megapixels)
+        start = time.perf_counter()
+        alignment = align_stack(stack, method=align.value)
+        seconds = time.perf_counter() - start
         with _LazyProgress(disabled=quiet, label="TTO steps" if tto else "slices") as progress:
-            result = run(stack, progress)
+            result = run(alignment.stack, progress)
+        result.timings["align"] = seconds
+        result.timings["total"] += seconds
         metadata = {"version": __version__, "input": str(stack_dir), "files": stack.names,
-                    "camera": stack.camera.to_dict() if stack.camera else None, "scale": scale}
+                    "camera": stack.camera.to_dict() if stack.camera else None, "scale": scale,
+                    "alignment": _alignment_summary(alignment)}
         write_result(result, out, overwrite=overwrite, bit_depth=8 if stack.bit_depth == 8 else 16, metadata=metadata)
     except (InputError, OSError) as exc:
         _fail(exc)
@@ -121,12 +133,27 @@ def depth(
         lo, hi = float(result.depth.min()), float(result.depth.max())
         h, w = stack.shape
         typer.echo(f"wrote {out}: {len(stack)} slices {w}x{h}, depth {lo:.4g}..{hi:.4g} {result.unit}, "
-                   f"{result.timings['total']:.2f} s", err=True)
+                   f"{result.timings['total']:.2f} s; {_alignment_line(alignment)}", err=True)
         if "tto" in result.parameters:
             report = result.parameters["tto"]
             typer.echo(f"test-time optimisation: {report['steps']} steps, self-supervised loss "
                        f"{report['loss_before']:.4g} -> {report['loss_after']:.4g}, {report['seconds']:.2f} s",
                        err=True)
+
+
+def _alignment_summary(alignment) -> dict:
+    """``result.json``'s record of the alignment: method, reference slice, warps (reference -> slice)."""
+    return {"method": alignment.method, "reference": alignment.reference,
+            "warps": [[[round(float(v), 6) for v in row] for row in w] for w in alignment.warps]}
+
+
+def _alignment_line(alignment) -> str:
+    if alignment.method == "none":
+        return "not aligned"
+    from .align import identity_warps, point_shifts_px
+
+    shift = point_shifts_px(alignment.warps, identity_warps(len(alignment.warps)), alignment.stack.shape).max()
+    return f"aligned ({alignment.method}, largest correction {shift:.1f} px)"
 
 
 def _depth_method(method: str, weights: Path | None, config: ClassicalConfig, *, tto: int = 0, tto_lr: float = 1e-4,
@@ -173,6 +200,34 @@ def _test_time_optimize(model, stack, steps: int, lr: float, renderer: str, aif:
     psf = "disc" if renderer == "layered" else "gaussian"
     return test_time_optimize(model, stack, steps, lr=lr, pixel_pitch_um=pitch, renderer=renderer, psf=psf,
                               aif=aif, progress=progress)
+
+
+@app.command("align")
+def align_command(
+    stack_dir: Path = typer.Argument(..., help="Folder of slices (optional stack.json sidecar)."),
+    out: Path = typer.Option(..., "-o", "--out", help="Output folder to create: aligned slices (PNG, the input's "
+                             "bit depth) and a stack.json with the focus positions, camera and warps."),
+    method: AlignMethod = typer.Option("auto", "--method", "-m", help=_ALIGN_HELP),
+    focus_positions: str = typer.Option(None, "--focus-positions", "-f", metavar="P1,P2,...|@FILE",
+                                        help="Focus positions, near to far or in file order (else stack.json/EXIF)."),
+    unit: Unit = typer.Option(None, "--unit", "-u", help="Unit of the focus positions."),
+    max_megapixels: float = typer.Option(DEFAULT_MAX_MEGAPIXELS, help="Refuse slices larger than this."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary."),
+) -> None:
+    """Align the slices of the focal stack in STACK_DIR into the nearest-focus slice's frame."""
+    from .io.stackdir import write_stack
+
+    try:
+        _check_not_input(out, stack_dir)
+        check_output_dir(out, overwrite=overwrite)
+        stack = _open_stack(stack_dir, focus_positions, unit.value if unit else None, 1.0, max_megapixels)
+        alignment = align_stack(stack, method=method.value)
+        write_stack(alignment.stack, out, overwrite=overwrite, extra={"alignment": _alignment_summary(alignment)})
+    except (InputError, OSError) as exc:
+        _fail(exc)
+    if not quiet:
+        typer.echo(f"wrote {out}: {len(stack)} slices, {_alignment_line(alignment)}", err=True)
 
 
 @app.command()

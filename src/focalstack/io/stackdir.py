@@ -25,8 +25,9 @@ import numpy as np
 from ..errors import InputError
 from ..stack import Camera, FocalStack
 from ..units import check_unit
+from .atomic import atomic_directory
 from .exif import read_exif
-from .images import IMAGE_SUFFIXES, image_header, read_image_native, to_float_image
+from .images import IMAGE_SUFFIXES, image_header, read_image_native, to_float_image, write_image
 
 SIDECAR = "stack.json"
 DEFAULT_MAX_MEGAPIXELS = 100.0
@@ -112,6 +113,37 @@ def read_stack(
         bit_depth=max(h.bit_depth for h in headers),
     )
     return stack
+
+
+def write_stack(stack: FocalStack, folder: str | Path, *, overwrite: bool = False, extra: dict | None = None) -> Path:
+    """Write a stack as a folder :func:`read_stack` reads back: PNG slices (16-bit when the source had
+    more than 8 bits) named after the stack's slice names, and a ``stack.json`` with the files, focus
+    positions, unit, camera and the ``extra`` keys. Atomic: the whole folder or nothing.
+
+    Example:
+        >>> import tempfile
+        >>> stack = FocalStack(np.random.rand(2, 8, 8).astype(np.float32), [0.5, 1.0], unit="m")
+        >>> out = write_stack(stack, Path(tempfile.mkdtemp()) / "copy")
+        >>> read_stack(out).focus_positions
+        array([0.5, 1. ])
+    """
+    bit_depth = 8 if stack.bit_depth == 8 else 16
+    files = _png_names(stack.names)
+    sidecar = {"files": files, "focus_positions": [float(p) for p in stack.focus_positions], "unit": stack.unit}
+    if stack.camera is not None:
+        sidecar["camera"] = stack.camera.to_dict()
+    with atomic_directory(folder, overwrite=overwrite) as tmp:
+        for name, image in zip(files, stack):
+            write_image(tmp / name, image, bit_depth=bit_depth)
+        (tmp / SIDECAR).write_text(json.dumps({**sidecar, **(extra or {})}, indent=1) + "\n")
+    return Path(folder)
+
+
+def _png_names(names: list[str]) -> list[str]:
+    stems = [Path(n).stem or "slice" for n in names]
+    if len(set(stems)) < len(stems):
+        stems = [f"{k:03d}_{stem}" for k, stem in enumerate(stems)]
+    return [f"{stem}.png" for stem in stems]
 
 
 class _SliceLoader:
