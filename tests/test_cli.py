@@ -512,3 +512,52 @@ def test_depth_with_an_untrained_model_is_refused(stack_dir, outdir, tmp_path, m
     assert_refused(invoke("depth", stack_dir, "-o", outdir, "-m", "aifdepthnet_light"), outdir, "no trained weights")
     assert_refused(invoke("depth", stack_dir, "-o", outdir, "-m", "aifdepthnet_light:nope"), outdir,
                    "no released weights aifdepthnet_light:nope")
+
+
+# --- alignment ----------------------------------------------------------------------------------------------
+
+
+def _breathing_stack_dir(tmp_path):
+    """A simulated phone stack with focus breathing and principal-point jitter, with its camera in stack.json."""
+    from focalstack.io.stackdir import write_stack as write_stack_folder
+    from focalstack.simulate import CameraEffects, procedural_scene, simulate_stack
+
+    scene = procedural_scene(np.random.default_rng(5), size=(96, 96), depth_range_m=(0.1, 1.0))
+    sim = simulate_stack(scene, "phone", num_slices=4, effects=CameraEffects(noise=False, jpeg=False),
+                         rng=np.random.default_rng(6), renderer="per_pixel", psf="gaussian")
+    return write_stack_folder(sim.to_focal_stack(), tmp_path / "phone"), sim
+
+
+def test_align_command_writes_a_stack_that_reads_back(tmp_path, outdir):
+    from focalstack.align import relative_to, warp_error_px
+    from focalstack.io.stackdir import read_stack
+
+    folder, sim = _breathing_stack_dir(tmp_path)
+    result = invoke("align", folder, "-o", outdir)
+    assert result.exit_code == 0, result.output
+    assert "aligned (auto" in result.stderr
+    sidecar = json.loads((outdir / "stack.json").read_text())
+    assert sidecar["camera"]["focal_length_mm"] == pytest.approx(4.4) and sidecar["unit"] == "m"
+    warps = np.array(sidecar["alignment"]["warps"])
+    assert warp_error_px(warps, relative_to(sim.warps, 0), (96, 96)).max() < 0.5
+    stack = read_stack(outdir)
+    assert len(stack) == 4 and stack.shape == (96, 96)
+    np.testing.assert_allclose(stack.focus_positions, sim.focus_distances_m, rtol=1e-6)
+    again = invoke("align", folder, "-o", outdir)  # never overwritten unless asked
+    assert again.exit_code == 2 and "exists" in again.stderr
+
+
+def test_depth_aligns_by_default_and_records_it(tmp_path, outdir):
+    folder, _ = _breathing_stack_dir(tmp_path)
+    assert invoke("depth", folder, "-o", outdir, "-q").exit_code == 0
+    alignment = json.loads((outdir / "result.json").read_text())["alignment"]
+    assert alignment["method"] == "auto" and len(alignment["warps"]) == 4
+    assert np.array(alignment["warps"])[3, 0, 0] < 0.99  # the far slice's wider field was undone
+    unaligned = tmp_path / "results" / "plain"
+    assert invoke("depth", folder, "-o", unaligned, "-q", "--align", "none").exit_code == 0
+    assert json.loads((unaligned / "result.json").read_text())["alignment"]["method"] == "none"
+
+
+def test_align_from_metadata_without_focal_length_is_refused(stack_dir, outdir):
+    assert_refused(invoke("align", stack_dir, "-o", outdir, "--method", "metadata"), outdir, "focal length")
+    assert_refused(invoke("depth", stack_dir, "-o", outdir, "--align", "metadata"), outdir, "focal length")

@@ -302,6 +302,9 @@ def evaluate_command(
     workers: int = typer.Option(1, help="Processes generating the suite."),
     limit: int = typer.Option(None, help="Use only the first N samples of each dataset."),
     all_pixels: bool = typer.Option(False, "--all-pixels", help="Also score ground truth outside the focus range."),
+    align: AlignMethod = typer.Option("none", "--align", help="Align every stack before every method (the time counts "
+                                      "in seconds per stack); none by default, the benchmarks' protocol. "
+                                      + _ALIGN_HELP.split(": ", 1)[1]),
     save_predictions: bool = typer.Option(False, "--save-predictions", help="Keep depth.npy and aif.png of "
                                           "every sample under OUT/predictions."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
@@ -311,7 +314,7 @@ def evaluate_command(
     import shlex
 
     from .eval.datasets import LOADERS  # noqa: F401  (registers every loader)
-    from .eval.runner import evaluate, open_dataset, resolve_method, write_report
+    from .eval.runner import evaluate, open_dataset, resolve_method, with_alignment, write_report
     from .eval.suite import build_suite
     from .io.atomic import atomic_directory
 
@@ -319,6 +322,8 @@ def evaluate_command(
     try:
         check_output_dir(out, overwrite=overwrite)
         methods = {name: resolve_method(name) for name in dict.fromkeys(method)}
+        if align.value != "none":
+            methods = {name: with_alignment(run, align.value) for name, run in methods.items()}
         datasets = {_dataset_label(spec): open_dataset(spec) for spec in dataset}
         if suite or rgbd:
             with _LazyProgress(disabled=quiet, label="suite stacks") as progress:

@@ -20,7 +20,8 @@ def breathing_scales(focus_distances_m: np.ndarray, *, focal_length_mm: float) -
     """Magnification of each slice relative to the nearest-focus slice, s_n / max_k s_k (each <= 1).
 
     Args:
-        focus_distances_m: N focus distances in metres, each longer than the focal length.
+        focus_distances_m: N focus distances in metres, each longer than the focal length
+            (``inf`` for focus at infinity, where s = f).
         focal_length_mm: the lens's focal length in millimetres (the real one, not 35 mm-equivalent).
 
     Example:
@@ -33,7 +34,8 @@ def breathing_scales(focus_distances_m: np.ndarray, *, focal_length_mm: float) -
     if np.any(focus <= focal_length_mm * 1e-3):
         raise InputError(f"focus distances {focus.min():.4g} m and shorter are inside the focal length "
                          f"({focal_length_mm} mm): check the unit and the camera metadata")
-    s = sensor_distance_m(focus, focal_length_mm=focal_length_mm)
+    finite = np.where(np.isinf(focus), 1.0, focus)
+    s = np.where(np.isinf(focus), focal_length_mm * 1e-3, sensor_distance_m(finite, focal_length_mm=focal_length_mm))
     return s / s.max()
 
 

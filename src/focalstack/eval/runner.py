@@ -44,6 +44,14 @@ def resolve_method(name: str, *, weights: str | None = None) -> Method:
     return model.predict
 
 
+def with_alignment(method: Method, how: str) -> Method:
+    """``method`` run on the stack aligned by :func:`focalstack.align.align` (``how``: its method name);
+    the alignment's time counts in the method's seconds per stack."""
+    from ..align import align
+
+    return lambda stack: method(align(stack, method=how).stack)
+
+
 def open_dataset(spec: str):
     """Open a dataset from ``NAME:PATH`` or ``NAME:PATH?key=value&key=value`` (e.g. ``ddff12:x.h5?split=val``)."""
     if ":" not in spec:
