@@ -24,14 +24,16 @@ _SMOOTHING = 11
 MOTIONS = {"translation": cv2.MOTION_TRANSLATION, "affine": cv2.MOTION_AFFINE}
 
 
-def refine_warps(slices: np.ndarray, warps: np.ndarray | Sequence[np.ndarray] | None = None, *, reference: int = 0,
-                 motion: str = "translation", max_side: int = 512, iterations: int = 100,
+def refine_warps(slices: Sequence[np.ndarray], warps: np.ndarray | Sequence[np.ndarray] | None = None, *,
+                 reference: int = 0, motion: str = "translation", max_side: int = 512, iterations: int = 100,
                  max_change: float = 0.05) -> np.ndarray:
     """Refine N warps (N x 2 x 3, reference frame -> slice) by ECC, slice by slice outwards from
     ``reference``.
 
     Args:
-        slices: N x H x W [x C] float32 images in [0, 1].
+        slices: N images H x W [x C], float32 in [0, 1]: an N x H x W [x C] array or any sequence,
+            such as a lazily decoded :class:`~focalstack.stack.FocalStack` (each slice is read once
+            and kept only as a grey image of at most ``max_side`` pixels).
         warps: initial warps (:func:`~.metadata.breathing_warps` or identities), or a list of
             alternative initial warps: each slice is refined from every alternative and keeps the
             one that correlates best (e.g. metadata warps and identities, for a lens that may or
@@ -51,31 +53,35 @@ def refine_warps(slices: np.ndarray, warps: np.ndarray | Sequence[np.ndarray] | 
     """
     if motion not in MOTIONS:
         raise ValueError(f"motion must be one of {', '.join(MOTIONS)}, got {motion!r}")
-    grey = [_grey(s) for s in slices]
-    chained = warps is None
-    warps = identity_warps(len(grey)) if chained else warps
-    inits = [np.asarray(w, np.float64) for w in (warps if isinstance(warps, (list, tuple)) else [warps])]
-    h, w = grey[0].shape
+    h, w = np.asarray(slices[0]).shape[:2]
     factor = max(1.0, max(h, w) / max_side)
     size = (max(8, round(w / factor)), max(8, round(h / factor)))
     scale = _pixel_scale((w, h), size)
+    small = [cv2.resize(_grey(s), size, interpolation=cv2.INTER_AREA) for s in slices]
+    chained = warps is None
+    warps = identity_warps(len(small)) if chained else warps
+    inits = [np.asarray(w, np.float64) for w in (warps if isinstance(warps, (list, tuple)) else [warps])]
     out = inits[0].copy()
-    for n in [*range(reference + 1, len(grey)), *range(reference - 1, -1, -1)]:
+    for n in [*range(reference + 1, len(small)), *range(reference - 1, -1, -1)]:
         neighbour = n - 1 if n > reference else n + 1
-        template = cv2.resize(warp_to_reference(grey[neighbour], out[neighbour]), size, interpolation=cv2.INTER_AREA)
-        moving = cv2.resize(grey[n], size, interpolation=cv2.INTER_AREA)
+        template = warp_to_reference(small[neighbour], _to_small(out[neighbour], scale))
         starts = [out[neighbour]] if chained else [init[n] for init in inits]
-        tries = [_refine_one(template, moving, start, scale, MOTIONS[motion], iterations, (h, w), max_change)
+        tries = [_refine_one(template, small[n], start, scale, MOTIONS[motion], iterations, (h, w), max_change)
                  for start in starts]
         out[n] = tries[int(np.argmax([score for score, _ in tries]))][1]
     return out
+
+
+def _to_small(warp: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """A full-resolution warp in the downscaled images' pixel coordinates."""
+    return (np.linalg.inv(scale) @ homogeneous(warp) @ scale)[:2]
 
 
 def _refine_one(template, moving, init: np.ndarray, scale: np.ndarray, motion: int, iterations: int,
                 shape: tuple[int, int], max_change: float) -> tuple[float, np.ndarray]:
     """(correlation, full-resolution warp) of one ECC run from ``init`` on the downscaled pair; (-inf, init)
     when it fails or moves a point by more than ``max_change`` of the longest side of ``shape``."""
-    score, found = _ecc(template, moving, np.linalg.inv(scale) @ homogeneous(init) @ scale, motion, iterations)
+    score, found = _ecc(template, moving, homogeneous(_to_small(init, scale)), motion, iterations)
     if found is None:
         return -np.inf, init
     warp = (scale @ homogeneous(found) @ np.linalg.inv(scale))[:2]

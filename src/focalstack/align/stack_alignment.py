@@ -58,7 +58,9 @@ def align(stack: FocalStack, *, method: str = "auto", max_side: int = 512) -> Al
 
     Returns:
         :class:`Alignment`; the reference frame is the nearest-focus slice's (the smallest field of
-        view under focus breathing, so the aligned slices need no invented border).
+        view under focus breathing, so the aligned slices need no invented border). The aligned
+        stack decodes and resamples a slice when it is read, so alignment keeps the library's
+        constant memory: registration holds only grey copies of at most ``max_side`` pixels.
 
     Example:
         >>> from focalstack.stack import Camera
@@ -74,17 +76,16 @@ def align(stack: FocalStack, *, method: str = "auto", max_side: int = 512) -> Al
         method = "ecc"
     if method == "none":
         return Alignment(stack, identity_warps(len(stack)), method, 0)
-    slices = stack.to_array()
     warps = identity_warps(len(stack))
     if method in ("metadata", "metadata+ecc", "auto"):
         warps = breathing_warps(_focus_distances_m(stack), focal_length_mm=stack.camera.focal_length_mm,
                                 shape=stack.shape)
     if method == "ecc":
-        warps = refine_warps(slices, None, motion="affine", max_side=max_side)
+        warps = refine_warps(stack, None, motion="affine", max_side=max_side)
     elif method != "metadata":
         alternatives = [warps, identity_warps(len(stack))] if method == "auto" else warps
-        warps = refine_warps(slices, alternatives, motion="translation", max_side=max_side)
-    return Alignment(_resampled(stack, slices, warps), warps, method, 0)
+        warps = refine_warps(stack, alternatives, motion="translation", max_side=max_side)
+    return Alignment(_resampled(stack, warps), warps, method, 0)
 
 
 def has_breathing_metadata(stack: FocalStack) -> bool:
@@ -103,8 +104,9 @@ def _focus_distances_m(stack: FocalStack) -> np.ndarray:
         return np.where(positions > 0, 1.0 / positions, np.inf)
 
 
-def _resampled(stack: FocalStack, slices: np.ndarray, warps: np.ndarray) -> FocalStack:
-    aligned = np.stack([warp_to_reference(s, w) for s, w in zip(slices, warps)])
-    out = FocalStack(aligned, stack.focus_positions, unit=stack.unit, camera=stack.camera, names=stack.names)
-    out.bit_depth = stack.bit_depth
-    return out
+def _resampled(stack: FocalStack, warps: np.ndarray) -> FocalStack:
+    """The stack seen through its warps, decoded and resampled one slice at a time on access."""
+    shape = stack.shape if stack.channels == 1 else (*stack.shape, stack.channels)
+    return FocalStack.from_loader(lambda k: warp_to_reference(stack[k], warps[k]), [shape] * len(stack),
+                                  stack.focus_positions, unit=stack.unit, camera=stack.camera, names=stack.names,
+                                  bit_depth=stack.bit_depth)
