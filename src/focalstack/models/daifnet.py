@@ -128,9 +128,9 @@ def conv_pair_act(conv: nn.Conv2d, a: Tensor, b: Tensor) -> Tensor:
 def add_per_stack_relu(x: Tensor, shared: Tensor) -> Tensor:
     """relu(x_j + s) in place: ``x`` (B*N) x C x h x w, ``shared`` B x C x h x w broadcast over each stack's slices."""
     stacked, shared = x.unflatten(0, (shared.shape[0], -1)), shared.unsqueeze(1)
-    if _needs_grad(x, shared):
+    if _needs_grad(x, shared) or x.device.type != "cpu":
         stacked.add_(shared).relu_()
-    else:  # one pass instead of two
+    else:  # one pass instead of two (a CPU-only kernel)
         torch.ops.aten._add_relu_(stacked, shared)
     return x
 
