@@ -561,3 +561,11 @@ def test_depth_aligns_by_default_and_records_it(tmp_path, outdir):
 def test_align_from_metadata_without_focal_length_is_refused(stack_dir, outdir):
     assert_refused(invoke("align", stack_dir, "-o", outdir, "--method", "metadata"), outdir, "focal length")
     assert_refused(invoke("depth", stack_dir, "-o", outdir, "--align", "metadata"), outdir, "focal length")
+
+
+def test_classical_command_line_does_not_import_torch():
+    """The classical `depth` path (alignment included) starts without PyTorch's import time."""
+    code = ("import sys, focalstack.cli, focalstack.align, focalstack.classical; "
+            "print('torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "False", done.stderr

@@ -13,7 +13,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
-from ..optics.thin_lens import sensor_distance_m
 
 
 def breathing_scales(focus_distances_m: np.ndarray, *, focal_length_mm: float) -> np.ndarray:
@@ -34,8 +33,10 @@ def breathing_scales(focus_distances_m: np.ndarray, *, focal_length_mm: float) -
     if np.any(focus <= focal_length_mm * 1e-3):
         raise InputError(f"focus distances {focus.min():.4g} m and shorter are inside the focal length "
                          f"({focal_length_mm} mm): check the unit and the camera metadata")
-    finite = np.where(np.isinf(focus), 1.0, focus)
-    s = np.where(np.isinf(focus), focal_length_mm * 1e-3, sensor_distance_m(finite, focal_length_mm=focal_length_mm))
+    f = focal_length_mm * 1e-3
+    # s = F f / (F - f) (optics.thin_lens.sensor_distance_m, not imported: it would bring torch into the
+    # classical command), written as f / (1 - f / F) so that F = inf gives s = f
+    s = f / (1.0 - f / focus)
     return s / s.max()
 
 
