@@ -77,6 +77,7 @@ def test_config_yaml_round_trip(tmp_path, tiny_data):
     ({"self_layer_range": "scene"}, "self_layer_range must be depth or focus"),
     ({"self_render_aif": "true"}, "self_render_aif must be predicted or coarse"),
     ({"self_pseudo_measure": "magic"}, "self_pseudo_measure must be one of"),
+    ({"self_pseudo_teacher": "runs/x/last.pt"}, "self_pseudo_teacher must be a .safetensors"),
 ])
 def test_config_refuses_bad_keys(tmp_path, tiny_data, patch, message):
     with pytest.raises(InputError, match=message):
@@ -196,6 +197,34 @@ def test_training_lowers_the_loss_on_a_fixed_batch(tmp_path, tiny_data, regime, 
     # aif-rerender 0.366 -> 0.354 (the re-rendering of these tiny random scenes falls slowly)
     assert after < factor * before, (regime, before, after)
     assert (tmp_path / regime / "last.pt").is_file() and (tmp_path / regime / "metrics.jsonl").is_file()
+
+
+def test_self_training_takes_a_self_supervised_teacher_only(tmp_path, tiny_data):
+    self_extra = {"regime": "self", "self_reconstruction": 0.0, "self_pseudo": 1.0, "steps": 2, "val_every": 0}
+    Trainer(tiny_config(tiny_data, tmp_path / "teacher", **self_extra), progress=False).fit()
+    teacher = export_weights(tmp_path / "teacher" / "last.pt", tmp_path / "teacher.safetensors")
+    Trainer(tiny_config(tiny_data, tmp_path / "depth", steps=2, val_every=0), progress=False).fit()
+    supervised = export_weights(tmp_path / "depth" / "last.pt", tmp_path / "depth.safetensors")
+    with pytest.raises(InputError, match="only a self-supervised teacher"):
+        Trainer(tiny_config(tiny_data, tmp_path / "refused", **self_extra, self_pseudo_teacher=str(supervised)),
+                progress=False)
+    config = tiny_config(tiny_data, tmp_path / "student", **self_extra, self_pseudo_teacher=str(teacher),
+                         data={"augment": {"flips": False, "rot90": False, "brightness": 0.0, "contrast": 0.0,
+                                           "gamma": 0.0}, "crop": 40})
+    student = Trainer(config, progress=False)
+    batch = student.batches[0]
+    # known answer: with no crop and no augmentation, the pseudo-label is the teacher's depth of the whole stack
+    index = student.batches.stack_indices(0)[0]
+    item = student.batches.source[index]
+    from focalstack.stack import FocalStack
+
+    stack = FocalStack(unit_float(item["slices"]).permute(0, 2, 3, 1).numpy(), item["focus_positions"].double().numpy(),
+                       unit="m")
+    expected = create_model("aifdepthnet_light", pretrained=teacher).predict(stack)
+    torch.testing.assert_close(batch["pseudo_depth"][0, 0], torch.from_numpy(expected.depth), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(batch["pseudo_confidence"][0, 0], torch.from_numpy(expected.confidence))
+    student.fit()
+    assert (tmp_path / "student" / "last.pt").is_file()
 
 
 def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path, tiny_data):

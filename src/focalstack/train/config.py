@@ -145,6 +145,11 @@ class TrainConfig:
             distance (normalised inverse depth) to the classical depth-from-focus pipeline's depth of
             the same stack, computed from the slices alone with focus measure ``self_pseudo_measure``
             (0: off, as in 003).
+        self_pseudo_teacher: a weights file (.safetensors) of a self-supervised model whose depth and
+            confidence replace the classical pipeline's as the teacher (self-training: a student
+            trained on augmented slice subsets learns from a teacher that saw the whole stack). Only
+            weights whose metadata says ``self-supervised`` are accepted, so no depth or all-in-focus
+            supervision enters the regime through the teacher. Empty: the classical teacher.
         self_renderer, self_psf, self_layers: the renderer of the self-supervised regime
             (``per_pixel`` or the occlusion-aware ``layered`` with ``self_layers`` layers; PSF
             ``gaussian`` or ``disc``), see :func:`focalstack.optics.render_focal_stack`.
@@ -183,6 +188,7 @@ class TrainConfig:
     self_attention: float = 0.0
     self_pseudo: float = 0.0
     self_pseudo_measure: str = "sml"
+    self_pseudo_teacher: str = ""
     self_renderer: str = "per_pixel"
     self_psf: str = "gaussian"
     self_layers: int = 12
@@ -214,6 +220,8 @@ class TrainConfig:
                self.self_reconstruction) < 0:
             problems.append("depth_gradient, self_attention, self_pseudo, self_reconstruction and aif_rerender "
                             "must be >= 0")
+        if self.self_pseudo_teacher and not self.self_pseudo_teacher.endswith(".safetensors"):
+            problems.append("self_pseudo_teacher must be a .safetensors weights file (focalstack export-weights)")
         if self.self_pseudo_measure not in FOCUS_MEASURES:
             problems.append(f"self_pseudo_measure must be one of {', '.join(FOCUS_MEASURES)}")
         if self.self_renderer not in ("per_pixel", "layered") or self.self_psf not in ("gaussian", "disc"):

@@ -109,6 +109,7 @@ class StepBatches(Dataset):
         self._perm: tuple[int, np.ndarray] | None = None
         self.pseudo = pseudo
         self._pseudo_cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._teacher_fn = None
         # the same for every process, so that all agree on a step's slice count
         self.slices_available = slices_per_stack(source)
 
@@ -143,19 +144,26 @@ class StepBatches(Dataset):
         return {key: torch.stack([o[key] for o in out]) for key in out[0]}
 
     def _pseudo_label(self, index: int, item: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """(depth in metres, confidence), each 1 x H x W, of the classical pipeline on the whole stack."""
+        """(depth in metres, confidence), each 1 x H x W, of the teacher on the whole stack: the classical
+        pipeline with focus measure ``pseudo``, or the model in the weights file ``pseudo`` (.safetensors)."""
         if index not in self._pseudo_cache:
-            from ..classical import ClassicalConfig, depth_from_focus
             from ..stack import FocalStack
 
             slices = unit_float(item["slices"])
             if self.config.align and "warps" in item:
                 slices = _align(slices, item["warps"])
             stack = FocalStack(slices.permute(0, 2, 3, 1).numpy(), item["focus_positions"].double().numpy(), unit="m")
-            result = depth_from_focus(stack, ClassicalConfig(focus_measure=self.pseudo))
+            result = self._teacher()(stack)
             self._pseudo_cache[index] = (torch.from_numpy(np.ascontiguousarray(result.depth, np.float32))[None],
                                          torch.from_numpy(np.ascontiguousarray(result.confidence, np.float32))[None])
         return self._pseudo_cache[index]
+
+    def _teacher(self):
+        """``stack -> DepthResult`` of the teacher, built once per process."""
+        if self._teacher_fn is None:
+            self._teacher_fn = (load_teacher(self.pseudo) if str(self.pseudo).endswith(".safetensors")
+                                else _classical_teacher(self.pseudo))
+        return self._teacher_fn
 
     def _prepare(self, item: dict[str, torch.Tensor], count: int, rng: np.random.Generator,
                  pseudo: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
@@ -200,6 +208,26 @@ def _align(slices: torch.Tensor, warps: torch.Tensor) -> torch.Tensor:
         out = unwarp(array, warp.double().numpy())
         aligned.append(torch.from_numpy(out.reshape(array.shape)).permute(2, 0, 1))
     return torch.stack(aligned)
+
+
+def load_teacher(path: str):
+    """``stack -> DepthResult`` of a self-supervised model's weights file (refused otherwise: a teacher
+    trained with depth or all-in-focus images would carry that supervision into the self regime)."""
+    from ..models import create_model
+    from ..models.weights import load_weights
+
+    _, info = load_weights(path)
+    if info.get("regime") != "self-supervised":
+        raise InputError(f"teacher {path} was trained {info.get('regime', 'with unknown supervision')}; the "
+                         "self-supervised regime accepts only a self-supervised teacher")
+    model = create_model(info["name"], pretrained=path).eval()
+    return model.predict
+
+
+def _classical_teacher(measure: str):
+    from ..classical import ClassicalConfig, depth_from_focus
+
+    return lambda stack: depth_from_focus(stack, ClassicalConfig(focus_measure=measure))
 
 
 def unit_float(image: torch.Tensor) -> torch.Tensor:

@@ -51,7 +51,7 @@ from ..models.base import DepthOutput
 from ..models.registry import create_model
 from ..models.weights import load_weights, save_weights
 from .config import TrainConfig
-from .data import StepBatches, ValidationSet, open_sources, unit_float
+from .data import StepBatches, ValidationSet, load_teacher, open_sources, unit_float
 from .losses import aif_loss, aif_rerender_loss, depth_in_metres, depth_loss, self_supervised_loss
 
 CHECKPOINT_FORMAT = "focalstack-train-v1"
@@ -188,10 +188,12 @@ class Trainer:
         self.step = 0
         self.best = {"metric": config.best_metric, "value": math.inf, "step": -1}
         self.train_seconds, self._fit_started = 0.0, None  # wall time of earlier sessions, start of this one
+        if config.regime == "self" and config.self_pseudo and config.self_pseudo_teacher:
+            load_teacher(config.self_pseudo_teacher)  # refuse a missing or supervised teacher now, not in a worker
         self.batches = StepBatches(open_sources(config.data), config.data, batch_size=config.batch_size,
                                    seed=config.seed, rank=self.rank, world_size=self.world,
-                                   pseudo=config.self_pseudo_measure if config.regime == "self" and config.self_pseudo
-                                   else None)
+                                   pseudo=(config.self_pseudo_teacher or config.self_pseudo_measure)
+                                   if config.regime == "self" and config.self_pseudo else None)
         self.validation = ValidationSet(config.data.val_folders, config.data.val_max,
                                         align=config.data.val_align) if self.rank == 0 else None
         if resume:
