@@ -140,7 +140,7 @@ def test_aif_rerender_loss_is_zero_for_the_true_depth_and_descends_towards_it():
     assert float(truth) < 1e-5
     guess = (0.5 * depth + 0.5 * 0.45).requires_grad_()  # halfway from each true plane to 0.45 m
     loss = aif_rerender_loss(guess, aif, slices, focus, **kw)
-    assert float(loss) > float(truth) + 1e-3
+    assert loss.item() > float(truth) + 1e-3
     loss.backward()
     grad = guess.grad[0, 0]
     assert grad[4:-4, 4:12].mean() > 0 and grad[4:-4, 20:28].mean() < 0
