@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 import torch
 
+from ..align.warps import warp_to_reference
 from ..optics.render import render_focal_stack
 from ..optics.thin_lens import sensor_distance_m
 from ..stack import Camera, FocalStack
@@ -303,8 +304,7 @@ def _jpeg(image: np.ndarray, quality: int) -> np.ndarray:
 
 
 def unwarp(slice_image: np.ndarray, warp: np.ndarray) -> np.ndarray:
-    """Map a slice back into the target frame with its (exact or estimated) 2 x 3 warp."""
-    h, w = slice_image.shape[:2]
-    return cv2.warpAffine(slice_image, warp, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                          borderMode=cv2.BORDER_REFLECT101)
+    """Map a slice back into the target frame with its (exact or estimated) 2 x 3 warp
+    (:func:`focalstack.align.warp_to_reference`, the library's one resampling of the warp convention)."""
+    return warp_to_reference(slice_image, warp)
 
