@@ -227,6 +227,41 @@ def test_self_training_takes_a_self_supervised_teacher_only(tmp_path, tiny_data)
     assert (tmp_path / "student" / "last.pt").is_file()
 
 
+def test_all_in_focus_regime_takes_a_teacher_with_no_depth_supervision(tmp_path, tiny_data):
+    aif_extra = {"regime": "aif", "steps": 2, "val_every": 0}
+    Trainer(tiny_config(tiny_data, tmp_path / "aif", **aif_extra), progress=False).fit()
+    aif_teacher = export_weights(tmp_path / "aif" / "last.pt", tmp_path / "aif.safetensors")
+    Trainer(tiny_config(tiny_data, tmp_path / "depth", steps=2, val_every=0), progress=False).fit()
+    depth_teacher = export_weights(tmp_path / "depth" / "last.pt", tmp_path / "depth.safetensors")
+    with pytest.raises(InputError, match="accepts only a self-supervised or all-in-focus-supervised teacher"):
+        Trainer(tiny_config(tiny_data, tmp_path / "r1", **aif_extra, self_pseudo=1.0,
+                            self_pseudo_teacher=str(depth_teacher)), progress=False)
+    with pytest.raises(InputError, match="only a self-supervised teacher"):  # all-in-focus images stay out of self
+        Trainer(tiny_config(tiny_data, tmp_path / "r2", regime="self", self_reconstruction=0.0, self_pseudo=1.0,
+                            steps=2, val_every=0, self_pseudo_teacher=str(aif_teacher)), progress=False)
+    config = tiny_config(tiny_data, tmp_path / "student", **aif_extra, self_pseudo=1.0,
+                         self_pseudo_teacher=str(aif_teacher),
+                         data={"augment": {"flips": False, "rot90": False, "brightness": 0.0, "contrast": 0.0,
+                                           "gamma": 0.0}, "crop": 40})
+    student = Trainer(config, progress=False)
+    batch = student.batches[0]
+    index = student.batches.stack_indices(0)[0]
+    item = student.batches.source[index]
+    from focalstack.stack import FocalStack
+
+    stack = FocalStack(unit_float(item["slices"]).permute(0, 2, 3, 1).numpy(), item["focus_positions"].double().numpy(),
+                       unit="m")
+    expected = create_model("aifdepthnet_light", pretrained=aif_teacher).predict(stack)
+    torch.testing.assert_close(batch["pseudo_depth"][0, 0], torch.from_numpy(expected.depth), rtol=1e-5, atol=1e-6)
+    # the teacher term enters the all-in-focus loss: it is zero only where the student matches the teacher
+    out = student.model(batch["slices"], 1.0 / batch["focus_positions"])
+    _, parts = training_loss(out, batch, config)
+    _, parts_without = training_loss(out, batch, dataclasses.replace(config, self_pseudo=0.0))
+    assert parts["pseudo"] > 0 and "pseudo" not in parts_without
+    student.fit()
+    assert (tmp_path / "student" / "last.pt").is_file()
+
+
 def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path, tiny_data):
     whole = Trainer(tiny_config(tiny_data, tmp_path / "whole"), progress=False)
     whole.fit()

@@ -141,15 +141,17 @@ class TrainConfig:
         self_coarse_aif, self_smoothness: the self-supervised regime's auxiliary weights.
         self_attention: weight of the self-supervised regime's pull of the attention-fused slices
             towards the coarse all-in-focus image (see :func:`~focalstack.train.losses.self_supervised_loss`).
-        self_pseudo: weight of a teacher term in the self-supervised regime: the confidence-weighted L1
-            distance (normalised inverse depth) to the classical depth-from-focus pipeline's depth of
-            the same stack, computed from the slices alone with focus measure ``self_pseudo_measure``
-            (0: off, as in 003).
-        self_pseudo_teacher: a weights file (.safetensors) of a self-supervised model whose depth and
+        self_pseudo: weight of a teacher term in the self-supervised and all-in-focus regimes: the
+            confidence-weighted L1 distance (normalised inverse depth) to the classical depth-from-focus
+            pipeline's depth of the same stack, computed from the slices alone with focus measure
+            ``self_pseudo_measure`` (0: off, as in 003 and 001).
+        self_pseudo_teacher: a weights file (.safetensors) of a trained model whose depth and
             confidence replace the classical pipeline's as the teacher (self-training: a student
-            trained on augmented slice subsets learns from a teacher that saw the whole stack). Only
-            weights whose metadata says ``self-supervised`` are accepted, so no depth or all-in-focus
-            supervision enters the regime through the teacher. Empty: the classical teacher.
+            trained on augmented slice subsets learns from a teacher that saw the whole stack). The
+            teacher may have had no more supervision than the student's regime: the self regime
+            accepts only weights whose metadata says ``self-supervised``, the all-in-focus regime
+            those and ``all-in-focus-supervised``; a depth-supervised teacher is always refused.
+            Empty: the classical teacher.
         self_renderer, self_psf, self_layers: the renderer of the self-supervised regime
             (``per_pixel`` or the occlusion-aware ``layered`` with ``self_layers`` layers; PSF
             ``gaussian`` or ``disc``), see :func:`focalstack.optics.render_focal_stack`.

@@ -100,14 +100,15 @@ class StepBatches(Dataset):
     """
 
     def __init__(self, source: Dataset, config: DataConfig, *, batch_size: int, seed: int,
-                 rank: int = 0, world_size: int = 1, pseudo: str | None = None) -> None:
+                 rank: int = 0, world_size: int = 1, pseudo: str | None = None,
+                 teacher_regime: str = "self") -> None:
         if batch_size % world_size:
             raise InputError(f"batch_size {batch_size} is not divisible by the {world_size} processes")
         self.source, self.config = source, config
         self.batch_size, self.seed = batch_size, seed
         self.rank, self.world_size = rank, world_size
         self._perm: tuple[int, np.ndarray] | None = None
-        self.pseudo = pseudo
+        self.pseudo, self.teacher_regime = pseudo, teacher_regime
         self._pseudo_cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         self._teacher_fn = None
         # the same for every process, so that all agree on a step's slice count
@@ -161,7 +162,8 @@ class StepBatches(Dataset):
     def _teacher(self):
         """``stack -> DepthResult`` of the teacher, built once per process."""
         if self._teacher_fn is None:
-            self._teacher_fn = (load_teacher(self.pseudo) if str(self.pseudo).endswith(".safetensors")
+            model = str(self.pseudo).endswith(".safetensors")
+            self._teacher_fn = (load_teacher(self.pseudo, self.teacher_regime) if model
                                 else _classical_teacher(self.pseudo))
         return self._teacher_fn
 
@@ -210,16 +212,24 @@ def _align(slices: torch.Tensor, warps: torch.Tensor) -> torch.Tensor:
     return torch.stack(aligned)
 
 
-def load_teacher(path: str):
-    """``stack -> DepthResult`` of a self-supervised model's weights file (refused otherwise: a teacher
-    trained with depth or all-in-focus images would carry that supervision into the self regime)."""
+# the supervision a teacher may have had, per regime of the student: nothing the student's regime lacks
+TEACHER_REGIMES = {"self": ("self-supervised",), "aif": ("self-supervised", "all-in-focus-supervised")}
+
+
+def load_teacher(path: str, regime: str = "self"):
+    """``stack -> DepthResult`` of a model's weights file, refused unless the model was trained with no
+    more supervision than ``regime`` allows (:data:`TEACHER_REGIMES`): a teacher trained with depth would
+    carry depth supervision into the self or all-in-focus regime, one trained with all-in-focus images
+    would carry those into the self regime."""
     from ..models import create_model
     from ..models.weights import load_weights
 
     _, info = load_weights(path)
-    if info.get("regime") != "self-supervised":
+    allowed = TEACHER_REGIMES[regime]
+    if info.get("regime") not in allowed:
         raise InputError(f"teacher {path} was trained {info.get('regime', 'with unknown supervision')}; the "
-                         "self-supervised regime accepts only a self-supervised teacher")
+                         f"{'self-supervised' if regime == 'self' else 'all-in-focus'} regime accepts only a "
+                         f"{' or '.join(allowed)} teacher")
     model = create_model(info["name"], pretrained=path).eval()
     return model.predict
 

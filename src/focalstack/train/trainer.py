@@ -95,7 +95,7 @@ def training_loss(out: DepthOutput, batch: dict[str, Tensor], config: TrainConfi
                 psf=config.self_psf, num_layers=config.self_layers, layer_range=config.self_layer_range)
             loss = loss + config.aif_rerender * rerender
             parts["rerender"] = float(rerender.detach())
-        return loss, parts
+        return _with_pseudo_label(loss, parts, out, batch, positions, config)
     if out.all_in_focus is None:
         raise InputError(f"model {config.model} has no all-in-focus output; it cannot train with regime 'self'")
     depth_m = depth_in_metres(out.depth, batch["camera"][:, 0])
@@ -105,14 +105,20 @@ def training_loss(out: DepthOutput, batch: dict[str, Tensor], config: TrainConfi
         method=config.self_renderer, psf=config.self_psf, num_layers=config.self_layers,
         attention=out.probabilities, attention_weight=config.self_attention, render_aif=config.self_render_aif,
         layer_range=config.self_layer_range, reconstruction_weight=config.self_reconstruction)
-    if config.self_pseudo:
-        target = normalise_depth(1.0 / batch["pseudo_depth"].clamp_min(1e-9), positions).clamp(0, 1)
-        weight = batch["pseudo_confidence"]
-        error = (normalise_depth(out.depth, positions) - target).abs()
-        pseudo = (weight * error).sum() / weight.sum().clamp_min(1e-6)
-        loss = loss + config.self_pseudo * pseudo
-        parts["pseudo"] = float(pseudo.detach())
-    return loss, parts
+    return _with_pseudo_label(loss, parts, out, batch, positions, config)
+
+
+def _with_pseudo_label(loss: Tensor, parts: dict[str, float], out: DepthOutput, batch: dict[str, Tensor],
+                       positions: Tensor, config: TrainConfig) -> tuple[Tensor, dict[str, float]]:
+    """``loss`` plus ``self_pseudo`` x the teacher's confidence-weighted L1 distance in normalised inverse depth."""
+    if not config.self_pseudo:
+        return loss, parts
+    target = normalise_depth(1.0 / batch["pseudo_depth"].clamp_min(1e-9), positions).clamp(0, 1)
+    weight = batch["pseudo_confidence"]
+    error = (normalise_depth(out.depth, positions) - target).abs()
+    pseudo = (weight * error).sum() / weight.sum().clamp_min(1e-6)
+    parts["pseudo"] = float(pseudo.detach())
+    return loss + config.self_pseudo * pseudo, parts
 
 
 # --------------------------------------------------------------------------- distributed helpers
@@ -188,12 +194,14 @@ class Trainer:
         self.step = 0
         self.best = {"metric": config.best_metric, "value": math.inf, "step": -1}
         self.train_seconds, self._fit_started = 0.0, None  # wall time of earlier sessions, start of this one
-        if config.regime == "self" and config.self_pseudo and config.self_pseudo_teacher:
-            load_teacher(config.self_pseudo_teacher)  # refuse a missing or supervised teacher now, not in a worker
+        pseudo = (config.self_pseudo_teacher or config.self_pseudo_measure) \
+            if config.regime in ("self", "aif") and config.self_pseudo else None
+        if pseudo and config.self_pseudo_teacher:  # refuse a missing or too supervised teacher now, not in a worker
+            load_teacher(config.self_pseudo_teacher, config.regime)
         self.batches = StepBatches(open_sources(config.data), config.data, batch_size=config.batch_size,
                                    seed=config.seed, rank=self.rank, world_size=self.world,
-                                   pseudo=(config.self_pseudo_teacher or config.self_pseudo_measure)
-                                   if config.regime == "self" and config.self_pseudo else None)
+                                   pseudo=pseudo,
+                                   teacher_regime=config.regime)
         self.validation = ValidationSet(config.data.val_folders, config.data.val_max,
                                         align=config.data.val_align) if self.rank == 0 else None
         if resume:
