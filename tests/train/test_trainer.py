@@ -239,8 +239,10 @@ def test_all_in_focus_regime_takes_a_teacher_with_no_depth_supervision(tmp_path,
     with pytest.raises(InputError, match="only a self-supervised teacher"):  # all-in-focus images stay out of self
         Trainer(tiny_config(tiny_data, tmp_path / "r2", regime="self", self_reconstruction=0.0, self_pseudo=1.0,
                             steps=2, val_every=0, self_pseudo_teacher=str(aif_teacher)), progress=False)
+    with pytest.raises(InputError, match="self_pseudo_dihedral needs a self_pseudo_teacher"):
+        tiny_config(tiny_data, tmp_path / "r3", **aif_extra, self_pseudo=1.0, self_pseudo_dihedral=True)
     config = tiny_config(tiny_data, tmp_path / "student", **aif_extra, self_pseudo=1.0,
-                         self_pseudo_teacher=str(aif_teacher),
+                         self_pseudo_teacher=str(aif_teacher), self_pseudo_dihedral=True,
                          data={"augment": {"flips": False, "rot90": False, "brightness": 0.0, "contrast": 0.0,
                                            "gamma": 0.0}, "crop": 40})
     student = Trainer(config, progress=False)
@@ -251,7 +253,7 @@ def test_all_in_focus_regime_takes_a_teacher_with_no_depth_supervision(tmp_path,
 
     stack = FocalStack(unit_float(item["slices"]).permute(0, 2, 3, 1).numpy(), item["focus_positions"].double().numpy(),
                        unit="m")
-    expected = create_model("aifdepthnet_light", pretrained=aif_teacher).predict(stack)
+    expected = create_model("aifdepthnet_light", pretrained=aif_teacher).predict(stack, dihedral=True)
     torch.testing.assert_close(batch["pseudo_depth"][0, 0], torch.from_numpy(expected.depth), rtol=1e-5, atol=1e-6)
     # the teacher term enters the all-in-focus loss: it is zero only where the student matches the teacher
     out = student.model(batch["slices"], 1.0 / batch["focus_positions"])

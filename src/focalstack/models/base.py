@@ -87,13 +87,17 @@ class FocalStackNet(nn.Module):
         raise NotImplementedError
 
     @torch.no_grad()
-    def predict(self, stack: FocalStack) -> DepthResult:
-        """Depth, all-in-focus and confidence of one stack, in its own unit (eval mode)."""
+    def predict(self, stack: FocalStack, *, dihedral: bool = False) -> DepthResult:
+        """Depth, all-in-focus and confidence of one stack, in its own unit (eval mode).
+
+        ``dihedral``: test-time augmentation, the mean of the predictions for the stack's 8 flips and
+        90-degree rotations, each turned back (depth averaged in the blur coordinate; 8x the time).
+        """
         was_training = self.training
         self.eval()
         try:
             slices, positions = stack_to_tensors(stack, device=device_of(self))
-            out = self(slices, positions)
+            out = dihedral_mean(self, slices, positions) if dihedral else self(slices, positions)
         finally:
             self.train(was_training)
         depth = from_blur_coordinate(out.depth[0, 0].float().cpu().numpy(), stack.unit).astype(np.float32)
@@ -106,6 +110,32 @@ class FocalStackNet(nn.Module):
         return DepthResult(depth=depth, all_in_focus=np.clip(aif, 0, 1) if aif is not None else None,
                            confidence=confidence.astype(np.float32), unit=stack.unit,
                            focus_positions=stack.focus_positions.copy(), method=type(self).__name__)
+
+
+def _dihedral(x: Tensor, k: int, flip: bool) -> Tensor:
+    x = torch.rot90(x, k, dims=(-2, -1))
+    return x.flip(-1) if flip else x
+
+
+def _undo_dihedral(x: Tensor, k: int, flip: bool) -> Tensor:
+    return torch.rot90(x.flip(-1) if flip else x, -k, dims=(-2, -1))
+
+
+def dihedral_mean(model: nn.Module, slices: Tensor, positions: Tensor) -> DepthOutput:
+    """The mean of ``model``'s outputs (depth, all-in-focus, probabilities) over the 8 flips and
+    90-degree rotations of the slices, each output turned back first (no multi-scale outputs)."""
+    total: dict[str, Tensor] = {}
+    for k in range(4):
+        for flip in (False, True):
+            out = model(_dihedral(slices, k, flip), positions)
+            for name in ("depth", "all_in_focus", "probabilities"):
+                value = getattr(out, name)
+                if value is not None:
+                    value = _undo_dihedral(value, k, flip)
+                    total[name] = total[name] + value if name in total else value
+    mean = {name: value / 8 for name, value in total.items()}
+    return DepthOutput(depth=mean["depth"], depth_scales=[mean["depth"]], all_in_focus=mean.get("all_in_focus"),
+                       probabilities=mean.get("probabilities"))
 
 
 def stack_to_tensors(stack: FocalStack, *, device=None) -> tuple[Tensor, Tensor]:

@@ -101,14 +101,14 @@ class StepBatches(Dataset):
 
     def __init__(self, source: Dataset, config: DataConfig, *, batch_size: int, seed: int,
                  rank: int = 0, world_size: int = 1, pseudo: str | None = None,
-                 teacher_regime: str = "self") -> None:
+                 teacher_regime: str = "self", teacher_dihedral: bool = False) -> None:
         if batch_size % world_size:
             raise InputError(f"batch_size {batch_size} is not divisible by the {world_size} processes")
         self.source, self.config = source, config
         self.batch_size, self.seed = batch_size, seed
         self.rank, self.world_size = rank, world_size
         self._perm: tuple[int, np.ndarray] | None = None
-        self.pseudo, self.teacher_regime = pseudo, teacher_regime
+        self.pseudo, self.teacher_regime, self.teacher_dihedral = pseudo, teacher_regime, teacher_dihedral
         self._pseudo_cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         self._teacher_fn = None
         # the same for every process, so that all agree on a step's slice count
@@ -163,7 +163,7 @@ class StepBatches(Dataset):
         """``stack -> DepthResult`` of the teacher, built once per process."""
         if self._teacher_fn is None:
             model = str(self.pseudo).endswith(".safetensors")
-            self._teacher_fn = (load_teacher(self.pseudo, self.teacher_regime) if model
+            self._teacher_fn = (load_teacher(self.pseudo, self.teacher_regime, dihedral=self.teacher_dihedral) if model
                                 else _classical_teacher(self.pseudo))
         return self._teacher_fn
 
@@ -216,11 +216,12 @@ def _align(slices: torch.Tensor, warps: torch.Tensor) -> torch.Tensor:
 TEACHER_REGIMES = {"self": ("self-supervised",), "aif": ("self-supervised", "all-in-focus-supervised")}
 
 
-def load_teacher(path: str, regime: str = "self"):
+def load_teacher(path: str, regime: str = "self", *, dihedral: bool = False):
     """``stack -> DepthResult`` of a model's weights file, refused unless the model was trained with no
     more supervision than ``regime`` allows (:data:`TEACHER_REGIMES`): a teacher trained with depth would
     carry depth supervision into the self or all-in-focus regime, one trained with all-in-focus images
-    would carry those into the self regime."""
+    would carry those into the self regime. ``dihedral``: the teacher predicts with test-time
+    augmentation (:meth:`~focalstack.models.base.FocalStackNet.predict`)."""
     from ..models import create_model
     from ..models.weights import load_weights
 
@@ -231,7 +232,7 @@ def load_teacher(path: str, regime: str = "self"):
                          f"{'self-supervised' if regime == 'self' else 'all-in-focus'} regime accepts only a "
                          f"{' or '.join(allowed)} teacher")
     model = create_model(info["name"], pretrained=path).eval()
-    return model.predict
+    return lambda stack: model.predict(stack, dihedral=dihedral)
 
 
 def _classical_teacher(measure: str):

@@ -201,7 +201,7 @@ class Trainer:
         self.batches = StepBatches(open_sources(config.data), config.data, batch_size=config.batch_size,
                                    seed=config.seed, rank=self.rank, world_size=self.world,
                                    pseudo=pseudo,
-                                   teacher_regime=config.regime)
+                                   teacher_regime=config.regime, teacher_dihedral=config.self_pseudo_dihedral)
         self.validation = ValidationSet(config.data.val_folders, config.data.val_max,
                                         align=config.data.val_align) if self.rank == 0 else None
         if resume:
