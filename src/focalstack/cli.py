@@ -92,6 +92,9 @@ def depth(
     tto_aif: TTOAif = typer.Option("model", "--tto-aif",
                                    help="All-in-focus image --tto re-renders from: the model's own, or the coarse "
                                    "one fused from the slices (tunes depth alone; safer for daifnet_light)."),
+    dihedral: bool = typer.Option(False, "--dihedral", help="Models only: average the prediction over the 8 flips "
+                                  "and 90-degree rotations of the stack (test-time augmentation; 8x the time, "
+                                  "lower error, docs/benchmarks.md)."),
     peak_fit: PeakFit = typer.Option("gaussian",
                                  help="Sub-slice peak fit of the focus curve (in inverse depth)."),
     fusion: Fusion = typer.Option("soft",
@@ -114,7 +117,7 @@ def depth(
                                                     window=window, peak_fit=peak_fit.value, fusion=fusion.value,
                                                     refine=refine.value, refine_radius=refine_radius),
                            tto=tto, tto_lr=tto_lr, tto_renderer=tto_renderer.value, tto_aif=tto_aif.value,
-                           scale=scale)
+                           scale=scale, dihedral=dihedral)
         stack = _open_stack(stack_dir, focus_positions, unit.value if unit else None, scale, max_megapixels)
         start = time.perf_counter()
         alignment = align_stack(stack, method=align.value)
@@ -157,15 +160,18 @@ def _alignment_line(alignment) -> str:
 
 
 def _depth_method(method: str, weights: Path | None, config: ClassicalConfig, *, tto: int = 0, tto_lr: float = 1e-4,
-                  tto_renderer: str = "per_pixel", tto_aif: str = "model", scale: float = 1.0):
+                  tto_renderer: str = "per_pixel", tto_aif: str = "model", scale: float = 1.0, dihedral: bool = False):
     """``run(stack, progress) -> DepthResult`` for a focus measure or a registered, trained model
-    (fine-tuned on the stack first for ``tto`` > 0 steps)."""
+    (fine-tuned on the stack first for ``tto`` > 0 steps; ``dihedral``: test-time augmentation)."""
     if tto < 0 or not tto_lr > 0:
         raise InputError(f"--tto must be >= 0 steps and --tto-lr > 0, got {tto} and {tto_lr}")
     if method in FOCUS_MEASURES:
         if tto:
             raise InputError(f"--tto fine-tunes a trained model; {method!r} is a classical focus measure "
                              "(use --method with a model, see `focalstack models`)")
+        if dihedral:
+            raise InputError(f"--dihedral averages a trained model's predictions; {method!r} is a classical focus "
+                             "measure (use --method with a model, see `focalstack models`)")
         return lambda stack, progress: depth_from_focus(stack, config, progress=progress)
     from .models import create_model, list_models, split_method
 
@@ -179,9 +185,9 @@ def _depth_method(method: str, weights: Path | None, config: ClassicalConfig, *,
         start = time.perf_counter()
         tuned, report = (_test_time_optimize(model, stack, tto, tto_lr, tto_renderer, tto_aif, scale, progress)
                          if tto else (model, None))
-        result = tuned.predict(stack)
+        result = tuned.predict(stack, dihedral=dihedral)
         result.timings["total"] = time.perf_counter() - start
-        result.method, result.parameters = method, dict(model.model_config)
+        result.method, result.parameters = method, {**model.model_config, "dihedral": dihedral}
         if report is not None:
             result.timings["tto"] = report.seconds
             result.parameters["tto"] = {**report.to_dict(), "lr": tto_lr, "renderer": tto_renderer, "aif": tto_aif}
@@ -291,7 +297,8 @@ def simulate(
 def evaluate_command(
     out: Path = typer.Option(..., "-o", "--out", help="Report folder (report.md, results.csv, results.json)."),
     method: list[str] = typer.Option(["sml"], "--method", "-m", help="Method to evaluate; repeat for several "
-                                     "(sml, tenengrad, variance, rdf)."),
+                                     "(sml, tenengrad, variance, rdf, or a model NAME[:TAG], optionally followed by "
+                                     "+dihedral for test-time augmentation)."),
     dataset: list[str] = typer.Option([], "--dataset", "-d", help="NAME:PATH[?key=value&...], e.g. "
                                       "ddff12:DDFF12.h5?split=val, hci4d:full_data?split=test, fod500:FoD500, "
                                       "sim:DIR (a focalstack simulate dataset); repeat for several."),

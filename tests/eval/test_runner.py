@@ -61,8 +61,19 @@ def test_dataset_specs():
     for bad in ("nocolon", "nosuchkind:/x", "sim:/does/not/exist"):
         with pytest.raises(InputError):
             open_dataset(bad)
-    with pytest.raises(InputError):
-        resolve_method("magic")
+    for bad in ("magic", "sml+dihedral", "magic+dihedral"):
+        with pytest.raises(InputError):
+            resolve_method(bad)
+
+
+def test_dihedral_method_is_the_model_with_test_time_augmentation(sim_root):
+    from focalstack.models import create_model
+
+    stack = open_dataset(f"sim:{sim_root}")[0].stack
+    expected = create_model("daifnet_light", pretrained=True).predict(stack, dihedral=True)
+    result = resolve_method("daifnet_light+dihedral")(stack)
+    np.testing.assert_array_equal(result.depth, expected.depth)
+    assert not np.array_equal(resolve_method("daifnet_light")(stack).depth, expected.depth)
 
 
 def test_cli_eval(sim_root, tmp_path):

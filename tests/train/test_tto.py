@@ -224,3 +224,27 @@ def test_cli_tto_without_a_camera_is_bad_input(tmp_path, simulated, weights):
     out = tmp_path / "out"
     _assert_exit_2(_invoke("depth", folder, "-o", out, "-m", "aifdepthnet_light", "--weights", weights, "--tto", 2),
                    out, "no camera")
+
+
+def test_cli_dihedral_averages_the_model_over_flips_and_rotations(tmp_path, simulated, weights):
+    folder = _write_stack(tmp_path / "stack", simulated, camera=False)
+    plain, augmented = tmp_path / "plain", tmp_path / "dihedral"
+    for out, extra in ((plain, ()), (augmented, ("--dihedral",))):
+        result = _invoke("depth", folder, "-o", out, "-m", "aifdepthnet_light", "--weights", weights, "--align",
+                         "none", *extra)
+        assert result.exit_code == 0, result.output
+    assert json.loads((augmented / "result.json").read_text())["parameters"]["dihedral"] is True
+    assert json.loads((plain / "result.json").read_text())["parameters"]["dihedral"] is False
+    # the same model and stack as predict(dihedral=True) computes it (the slices as the CLI read them: 8-bit PNG)
+    slices = [cv2.imread(str(folder / f"s{k}.png"))[..., ::-1] for k in range(len(simulated.slices))]
+    stack = FocalStack(np.stack(slices).astype(np.float32) / 255, simulated.focus_distances_m, unit="m")
+    expected = create_model("aifdepthnet_light", pretrained=weights).predict(stack, dihedral=True).depth
+    # (an untrained model's depth is nearly flat: its orientations differ by about 3e-5, relatively)
+    np.testing.assert_allclose(np.load(augmented / "depth.npy"), expected, rtol=1e-6, atol=0)
+    assert not np.allclose(np.load(plain / "depth.npy"), expected, rtol=1e-6, atol=0)
+
+
+def test_cli_dihedral_with_a_classical_method_is_bad_input(tmp_path, simulated):
+    folder = _write_stack(tmp_path / "stack", simulated, camera=False)
+    out = tmp_path / "out"
+    _assert_exit_2(_invoke("depth", folder, "-o", out, "-m", "sml", "--dihedral"), out, "classical focus measure")

@@ -30,18 +30,25 @@ from .metrics import AIF_METRICS, DEPTH_METRICS, aif_metrics, average_metrics, d
 Method = Callable[[FocalStack], DepthResult]
 
 
+DIHEDRAL = "+dihedral"
+
+
 def resolve_method(name: str, *, weights: str | None = None) -> Method:
     """A method by name: a classical focus measure (``sml``, ``tenengrad``, ``variance``, ``rdf``)
-    or a registered model with its released weights (or the weights file ``weights``)."""
+    or a registered model with its released weights (or the weights file ``weights``); a model's
+    name followed by ``+dihedral`` (``aifdepthnet_light:aif+dihedral``) predicts with test-time
+    augmentation over the 8 flips and rotations of each stack."""
     if name in FOCUS_MEASURES:
         return lambda stack: depth_from_focus(stack, focus_measure=name)
     from ..models import create_model, list_models, split_method
 
-    model_name, tag = split_method(name)
+    dihedral = name.endswith(DIHEDRAL)
+    model_name, tag = split_method(name[: -len(DIHEDRAL)] if dihedral else name)
     if model_name not in list_models():
-        raise InputError(f"unknown method {name!r}; available: {', '.join([*FOCUS_MEASURES, *list_models()])}")
+        raise InputError(f"unknown method {name!r}; available: {', '.join([*FOCUS_MEASURES, *list_models()])}, "
+                         f"a model optionally followed by {DIHEDRAL}")
     model = create_model(model_name, pretrained=weights or tag or True)
-    return model.predict
+    return (lambda stack: model.predict(stack, dihedral=True)) if dihedral else model.predict
 
 
 def with_alignment(method: Method, how: str) -> Method:
