@@ -20,10 +20,11 @@ from focalstack.train.trainer import export_weights
 
 RELEASES = (  # (checkpoint, weights file, method name in the report)
     ("runs/aifdepthnet_light-depth/best.pt", "aifdepthnet_light.safetensors", "aifdepthnet_light"),
-    ("runs/aifdepthnet_light-aif-fromself/last.pt", "aifdepthnet_light.aif.safetensors", "aifdepthnet_light:aif"),
+    ("runs/aifdepthnet_light-aif-tta/last.pt", "aifdepthnet_light.aif.safetensors", "aifdepthnet_light:aif"),
     ("runs/aifdepthnet_light-self-render3/last.pt", "aifdepthnet_light.self.safetensors", "aifdepthnet_light:self"),
     ("runs/dffwild_light-depth-grad4/best.pt", "dffwild_light.safetensors", "dffwild_light"),
     ("runs/daifnet_light-self-ctx/last.pt", "daifnet_light.safetensors", "daifnet_light"),
+    ("runs/daifnet-self-tta2/last.pt", "daifnet.safetensors", "daifnet"),
 )
 KEEP = ("mae", "mse", "abs_rel", "delta1", "bump")
 
