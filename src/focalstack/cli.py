@@ -166,12 +166,10 @@ def _depth_method(method: str, weights: Path | None, config: ClassicalConfig, *,
     if tto < 0 or not tto_lr > 0:
         raise InputError(f"--tto must be >= 0 steps and --tto-lr > 0, got {tto} and {tto_lr}")
     if method in FOCUS_MEASURES:
-        if tto:
-            raise InputError(f"--tto fine-tunes a trained model; {method!r} is a classical focus measure "
+        if tto or dihedral:
+            option = "--tto fine-tunes a trained model" if tto else "--dihedral averages a trained model's predictions"
+            raise InputError(f"{option}; {method!r} is a classical focus measure "
                              "(use --method with a model, see `focalstack models`)")
-        if dihedral:
-            raise InputError(f"--dihedral averages a trained model's predictions; {method!r} is a classical focus "
-                             "measure (use --method with a model, see `focalstack models`)")
         return lambda stack, progress: depth_from_focus(stack, config, progress=progress)
     from .models import create_model, list_models, split_method
 

@@ -199,6 +199,26 @@ def test_training_lowers_the_loss_on_a_fixed_batch(tmp_path, tiny_data, regime, 
     assert (tmp_path / regime / "last.pt").is_file() and (tmp_path / regime / "metrics.jsonl").is_file()
 
 
+_NO_AUGMENT = {"augment": {"flips": False, "rot90": False, "brightness": 0.0, "contrast": 0.0, "gamma": 0.0},
+              "crop": 40}
+
+
+def _student_and_teacher_answer(config: TrainConfig, teacher, *, dihedral: bool = False):
+    """(the student's Trainer, its first batch, the teacher's prediction for that batch's first whole stack).
+
+    Known answer: with no crop and no augmentation, the pseudo-label is the teacher's depth of the whole stack.
+    """
+    from focalstack.stack import FocalStack
+
+    student = Trainer(config, progress=False)
+    batch = student.batches[0]
+    item = student.batches.source[student.batches.stack_indices(0)[0]]
+    stack = FocalStack(unit_float(item["slices"]).permute(0, 2, 3, 1).numpy(), item["focus_positions"].double().numpy(),
+                       unit="m")
+    expected = create_model("aifdepthnet_light", pretrained=teacher).predict(stack, dihedral=dihedral)
+    return student, batch, expected
+
+
 def test_self_training_takes_a_self_supervised_teacher_only(tmp_path, tiny_data):
     self_extra = {"regime": "self", "self_reconstruction": 0.0, "self_pseudo": 1.0, "steps": 2, "val_every": 0}
     Trainer(tiny_config(tiny_data, tmp_path / "teacher", **self_extra), progress=False).fit()
@@ -209,18 +229,8 @@ def test_self_training_takes_a_self_supervised_teacher_only(tmp_path, tiny_data)
         Trainer(tiny_config(tiny_data, tmp_path / "refused", **self_extra, self_pseudo_teacher=str(supervised)),
                 progress=False)
     config = tiny_config(tiny_data, tmp_path / "student", **self_extra, self_pseudo_teacher=str(teacher),
-                         data={"augment": {"flips": False, "rot90": False, "brightness": 0.0, "contrast": 0.0,
-                                           "gamma": 0.0}, "crop": 40})
-    student = Trainer(config, progress=False)
-    batch = student.batches[0]
-    # known answer: with no crop and no augmentation, the pseudo-label is the teacher's depth of the whole stack
-    index = student.batches.stack_indices(0)[0]
-    item = student.batches.source[index]
-    from focalstack.stack import FocalStack
-
-    stack = FocalStack(unit_float(item["slices"]).permute(0, 2, 3, 1).numpy(), item["focus_positions"].double().numpy(),
-                       unit="m")
-    expected = create_model("aifdepthnet_light", pretrained=teacher).predict(stack)
+                         data=_NO_AUGMENT)
+    student, batch, expected = _student_and_teacher_answer(config, teacher)
     torch.testing.assert_close(batch["pseudo_depth"][0, 0], torch.from_numpy(expected.depth), rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(batch["pseudo_confidence"][0, 0], torch.from_numpy(expected.confidence))
     student.fit()
@@ -242,18 +252,8 @@ def test_all_in_focus_regime_takes_a_teacher_with_no_depth_supervision(tmp_path,
     with pytest.raises(InputError, match="self_pseudo_dihedral needs a self_pseudo_teacher"):
         tiny_config(tiny_data, tmp_path / "r3", **aif_extra, self_pseudo=1.0, self_pseudo_dihedral=True)
     config = tiny_config(tiny_data, tmp_path / "student", **aif_extra, self_pseudo=1.0,
-                         self_pseudo_teacher=str(aif_teacher), self_pseudo_dihedral=True,
-                         data={"augment": {"flips": False, "rot90": False, "brightness": 0.0, "contrast": 0.0,
-                                           "gamma": 0.0}, "crop": 40})
-    student = Trainer(config, progress=False)
-    batch = student.batches[0]
-    index = student.batches.stack_indices(0)[0]
-    item = student.batches.source[index]
-    from focalstack.stack import FocalStack
-
-    stack = FocalStack(unit_float(item["slices"]).permute(0, 2, 3, 1).numpy(), item["focus_positions"].double().numpy(),
-                       unit="m")
-    expected = create_model("aifdepthnet_light", pretrained=aif_teacher).predict(stack, dihedral=True)
+                         self_pseudo_teacher=str(aif_teacher), self_pseudo_dihedral=True, data=_NO_AUGMENT)
+    student, batch, expected = _student_and_teacher_answer(config, aif_teacher, dihedral=True)
     torch.testing.assert_close(batch["pseudo_depth"][0, 0], torch.from_numpy(expected.depth), rtol=1e-5, atol=1e-6)
     # the teacher term enters the all-in-focus loss: it is zero only where the student matches the teacher
     out = student.model(batch["slices"], 1.0 / batch["focus_positions"])

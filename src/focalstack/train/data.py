@@ -161,10 +161,10 @@ class StepBatches(Dataset):
 
     def _teacher(self):
         """``stack -> DepthResult`` of the teacher, built once per process."""
-        if self._teacher_fn is None:
-            model = str(self.pseudo).endswith(".safetensors")
-            self._teacher_fn = (load_teacher(self.pseudo, self.teacher_regime, dihedral=self.teacher_dihedral) if model
-                                else _classical_teacher(self.pseudo))
+        if self._teacher_fn is None and str(self.pseudo).endswith(".safetensors"):
+            self._teacher_fn = load_teacher(self.pseudo, self.teacher_regime, dihedral=self.teacher_dihedral)
+        elif self._teacher_fn is None:
+            self._teacher_fn = _classical_teacher(self.pseudo)
         return self._teacher_fn
 
     def _prepare(self, item: dict[str, torch.Tensor], count: int, rng: np.random.Generator,

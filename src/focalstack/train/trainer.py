@@ -194,14 +194,15 @@ class Trainer:
         self.step = 0
         self.best = {"metric": config.best_metric, "value": math.inf, "step": -1}
         self.train_seconds, self._fit_started = 0.0, None  # wall time of earlier sessions, start of this one
-        pseudo = (config.self_pseudo_teacher or config.self_pseudo_measure) \
-            if config.regime in ("self", "aif") and config.self_pseudo else None
-        if pseudo and config.self_pseudo_teacher:  # refuse a missing or too supervised teacher now, not in a worker
-            load_teacher(config.self_pseudo_teacher, config.regime)
+        pseudo = None  # the teacher: a weights file or a focus measure
+        if config.regime in ("self", "aif") and config.self_pseudo:
+            pseudo = config.self_pseudo_teacher or config.self_pseudo_measure
+            if config.self_pseudo_teacher:  # refuse a missing or too supervised teacher now, not in a worker
+                load_teacher(config.self_pseudo_teacher, config.regime)
         self.batches = StepBatches(open_sources(config.data), config.data, batch_size=config.batch_size,
                                    seed=config.seed, rank=self.rank, world_size=self.world,
-                                   pseudo=pseudo,
-                                   teacher_regime=config.regime, teacher_dihedral=config.self_pseudo_dihedral)
+                                   pseudo=pseudo, teacher_regime=config.regime,
+                                   teacher_dihedral=config.self_pseudo_dihedral)
         self.validation = ValidationSet(config.data.val_folders, config.data.val_max,
                                         align=config.data.val_align) if self.rank == 0 else None
         if resume:
