@@ -25,6 +25,8 @@ RELEASES = (  # (checkpoint, weights file, method name in the report)
     ("runs/dffwild_light-depth-grad4/best.pt", "dffwild_light.safetensors", "dffwild_light"),
     ("runs/daifnet_light-self-ctx/last.pt", "daifnet_light.safetensors", "daifnet_light"),
     ("runs/daifnet-self-tta2/last.pt", "daifnet.safetensors", "daifnet"),
+    ("runs/aifdepthnet-depth2/best.pt", "aifdepthnet.safetensors", "aifdepthnet"),
+    ("runs/aifdepthnet-aif2/last.pt", "aifdepthnet.aif.safetensors", "aifdepthnet:aif"),
 )
 KEEP = ("mae", "mse", "abs_rel", "delta1", "bump")
 
