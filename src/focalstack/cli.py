@@ -237,12 +237,12 @@ def align_command(
 @app.command()
 def models() -> None:
     """List the registered networks and whether trained weights are available."""
-    from .models import list_models, model_entry, released_weights
+    from .models import join_method, list_models, model_entry, released_weights
 
     for name in list_models():
         entry = model_entry(name)
         tags = released_weights(name)
-        trained = ("weights: " + ", ".join(f"{name}:{t}" if t else name for t in tags)) if tags else "no weights yet"
+        trained = ("weights: " + ", ".join(join_method(name, t) for t in tags)) if tags else "no weights yet"
         typer.echo(f"{name:20s} {entry.description}\n{'':20s} {trained}")
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from focalstack.models import create_model, list_models, released_weights
+from focalstack.models import create_model, join_method, list_models, released_weights
 from focalstack.models.registry import weights_path
 from focalstack.models.weights import load_weights
 from focalstack.simulate import CameraEffects, procedural_scene, simulate_stack
@@ -26,7 +26,7 @@ def test_some_weights_ship():
     assert ("aifdepthnet_light", None) in RELEASED and ("aifdepthnet", "aif") in RELEASED
 
 
-@pytest.mark.parametrize(("name", "tag"), RELEASED, ids=[f"{n}:{t}" if t else n for n, t in RELEASED])
+@pytest.mark.parametrize(("name", "tag"), RELEASED, ids=[join_method(n, t) for n, t in RELEASED])
 def test_released_weights_recover_simulated_depth(name, tag, phone_stack):
     meta = load_weights(weights_path(name, tag))[1]
     if name.startswith("daifnet"):

@@ -6,11 +6,20 @@ contract and returns a :class:`DepthOutput`.
 """
 
 from .base import DepthOutput, FocalStackNet, stack_to_tensors
-from .registry import create_model, list_models, model_entry, register_model, released_weights, split_method
+from .registry import (
+    create_model,
+    join_method,
+    list_models,
+    model_entry,
+    register_model,
+    released_weights,
+    split_method,
+)
 from .weights import load_weights, save_weights
 
 __all__ = [
     "released_weights",
+    "join_method",
     "split_method",
     "DepthOutput", "FocalStackNet", "create_model", "list_models", "load_weights", "model_entry", "register_model",
     "save_weights", "stack_to_tensors",

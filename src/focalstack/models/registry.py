@@ -89,7 +89,7 @@ def create_model(name: str, pretrained: bool | str | Path = False, **overrides) 
             if tag is None and not released_weights(name):
                 raise InputError(f"no trained weights for {name!r} have been released yet; "
                                  "pass a weights file (--weights PATH)")
-            available = ", ".join(f"{name}:{t}" if t else name for t in released_weights(name)) or "none"
+            available = ", ".join(join_method(name, t) for t in released_weights(name)) or "none"
             raise InputError(f"no released weights {name}{':' + tag if tag else ''}; released: {available}")
         pretrained = path
     state, info = load_weights(pretrained) if pretrained else (None, {})
@@ -123,6 +123,11 @@ def split_method(spec: str) -> tuple[str, str | None]:
     """``"aifdepthnet_light:aif"`` -> ``("aifdepthnet_light", "aif")``; no colon -> tag None."""
     name, _, tag = spec.partition(":")
     return name, (tag or None)
+
+
+def join_method(name: str, tag: str | None) -> str:
+    """The inverse of :func:`split_method`: ``("aifdepthnet_light", "aif")`` -> ``"aifdepthnet_light:aif"``."""
+    return f"{name}:{tag}" if tag else name
 
 
 def _is_tag(text: str) -> bool:
