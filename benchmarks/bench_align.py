@@ -17,7 +17,7 @@ has its own principal-point shift), so only the last variant is registered with 
 
 Usage:
     python benchmarks/bench_align.py [--suite-dir .focalstack-suite] [--methods none,metadata,...] [--limit N]
-    python benchmarks/bench_align.py --depth sml daifnet_light [--split phone-real]
+    python benchmarks/bench_align.py --depth sml daifnet [--split phone-real]
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ method reaches there (< 1: the model beats every classical method on that metric
 supervision regimes that issue 6 asks about (all-in-focus- and self-supervised vs depth-supervised MSE).
 
     focalstack eval --suite --suite-dir .focalstack-suite -m sml -m tenengrad -m variance -m rdf \
-        -m aifdepthnet_light -m aifdepthnet_light:aif -m dffwild_light -m daifnet_light -o report
+        -m aifdepthnet_light -m aifdepthnet_light:aif -m dffwild_light -m daifnet -o report
     python benchmarks/compare_released.py report/results.json
 """
 

@@ -91,7 +91,7 @@ def depth(
                                              "layered (occlusion-aware, disc PSF of a round aperture, slower)."),
     tto_aif: TTOAif = typer.Option("model", "--tto-aif",
                                    help="All-in-focus image --tto re-renders from: the model's own, or the coarse "
-                                   "one fused from the slices (tunes depth alone; safer for daifnet_light)."),
+                                   "one fused from the slices (tunes depth alone; safer for DAIF-Net)."),
     dihedral: bool = typer.Option(False, "--dihedral", help="Models only: average the prediction over the 8 flips "
                                   "and 90-degree rotations of the stack (test-time augmentation; 8x the time, "
                                   "lower error, docs/benchmarks.md)."),

@@ -70,10 +70,10 @@ def test_dihedral_method_is_the_model_with_test_time_augmentation(sim_root):
     from focalstack.models import create_model
 
     stack = open_dataset(f"sim:{sim_root}")[0].stack
-    expected = create_model("daifnet_light", pretrained=True).predict(stack, dihedral=True)
-    result = resolve_method("daifnet_light+dihedral")(stack)
+    expected = create_model("aifdepthnet_light", pretrained=True).predict(stack, dihedral=True)
+    result = resolve_method("aifdepthnet_light+dihedral")(stack)
     np.testing.assert_array_equal(result.depth, expected.depth)
-    assert not np.array_equal(resolve_method("daifnet_light")(stack).depth, expected.depth)
+    assert not np.array_equal(resolve_method("aifdepthnet_light")(stack).depth, expected.depth)
 
 
 def test_cli_eval(sim_root, tmp_path):
