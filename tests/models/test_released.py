@@ -44,4 +44,4 @@ def test_released_weights_recover_simulated_depth(name, tag, phone_stack):
     truth = (np.clip(1 / phone_stack.depth_m, lo, hi) - lo) / (hi - lo)
     pred = (1 / depth - lo) / (hi - lo)
     explained = 1 - np.mean((pred - truth) ** 2) / np.var(truth)
-    assert explained > 0.5, f"{name}:{tag} explains {explained:.2f} of the depth variance"
+    assert explained > 0.5, f"{join_method(name, tag)} explains {explained:.2f} of the depth variance"

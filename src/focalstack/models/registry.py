@@ -90,7 +90,7 @@ def create_model(name: str, pretrained: bool | str | Path = False, **overrides) 
                 raise InputError(f"no trained weights for {name!r} have been released yet; "
                                  "pass a weights file (--weights PATH)")
             available = ", ".join(join_method(name, t) for t in released_weights(name)) or "none"
-            raise InputError(f"no released weights {name}{':' + tag if tag else ''}; released: {available}")
+            raise InputError(f"no released weights {join_method(name, tag)}; released: {available}")
         pretrained = path
     state, info = load_weights(pretrained) if pretrained else (None, {})
     # weights carry the hyperparameters they were trained with (e.g. a training run's model_overrides)
