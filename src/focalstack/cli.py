@@ -366,6 +366,7 @@ def train(
             cfg = dataclasses.replace(cfg, steps=steps)
         trainer = Trainer(cfg, resume=resume, progress=not quiet, echo=lambda line: typer.echo(line, err=True))
         summary = trainer.fit()
+        trainer.close()  # after a run that ended on every rank; an error exits and torchrun stops the others
     except (InputError, OSError) as exc:
         _fail(exc)
     if trainer.rank == 0:

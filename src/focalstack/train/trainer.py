@@ -28,6 +28,7 @@ output cannot leave the range).
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import os
@@ -173,7 +174,8 @@ class Trainer:
         self._check_run_folder(resume)
         if config.threads:
             torch.set_num_threads(config.threads)
-        if self.world > 1 and not dist.is_initialized():
+        self._owns_group = self.world > 1 and not dist.is_initialized()
+        if self._owns_group:
             use_cuda = config.device != "cpu" and torch.cuda.is_available()
             dist.init_process_group(backend="nccl" if use_cuda else "gloo")
         self.device = self._device()
@@ -460,6 +462,21 @@ class Trainer:
             worst = torch.maximum(worst, (parameter.detach() - reference).abs().max())
         dist.all_reduce(worst, op=dist.ReduceOp.MAX)
         return float(worst)
+
+    def close(self) -> None:
+        """Leave the process group this trainer started (all ranks together); a no-op otherwise.
+
+        Without it the group (kept alive by the DDP wrapper) outlives the interpreter: its gloo worker
+        thread may still be releasing the last collective's tensors during shutdown, cannot take the GIL,
+        and the rank aborts ('terminate called without an active exception'). Dropping the wrapper and
+        destroying the group while Python is alive joins those threads first.
+        """
+        if self._owns_group and dist.is_initialized():
+            dist.barrier()
+            self.ddp = None  # the reducer holds a reference to the group
+            dist.destroy_process_group()
+            gc.collect()
+        self._owns_group = False
 
 
 def _raise_interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
