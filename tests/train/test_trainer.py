@@ -400,6 +400,25 @@ def test_validation_stacks_are_aligned_like_training_stacks(tmp_path, tiny_data)
     assert Trainer(config, progress=False).validation.items[0]["slices"].is_floating_point()
 
 
+def test_align_targets_gives_the_losses_aligned_slices_and_the_network_recorded_ones(tmp_path, tiny_data):
+    """data.align_targets: the network's slices are the recorded (breathing) ones, the pixel losses' targets
+    the aligned ones, both through the same crop, flips, rotation and colour change."""
+    from focalstack.train.trainer import _pixel_targets
+
+    def batch(**data):
+        config = tiny_config(tiny_data, tmp_path, data={"crop": 24, "min_slices": 2, **data})
+        return StepBatches(open_sources(config.data), config.data, batch_size=2, seed=7)[3]
+
+    plain, aligned, both = batch(), batch(align=True), batch(align_targets=True)
+    assert "target_slices" not in plain and "target_slices" not in aligned
+    assert torch.equal(both["slices"], plain["slices"])
+    assert torch.allclose(both["target_slices"], aligned["slices"], atol=1e-6)
+    assert not torch.allclose(both["target_slices"], both["slices"], atol=1e-3)  # the warps matter
+    assert _pixel_targets(both) is both["target_slices"] and _pixel_targets(plain) is plain["slices"]
+    # with align on, align_targets changes nothing
+    assert torch.equal(batch(align=True, align_targets=True)["slices"], aligned["slices"])
+
+
 def test_pseudo_labels_follow_the_depth_and_are_computed_once(tmp_path, tiny_data):
     """The classical pipeline's depth of each whole (aligned) stack rides along with the batch,
     flipped and rotated exactly like the ground truth, and is computed once per stack."""

@@ -75,6 +75,12 @@ class DataConfig:
             the slices with an aligned target, such as all-in-focus supervision.
         val_align: the same for the validation stacks, so that a depth-free validation metric
             (``aif_l1``) is measured under the training conditions.
+        align_targets: with ``align`` off, give the losses that compare pixels (the self-supervised
+            re-rendering, coarse all-in-focus and attention terms, the all-in-focus re-rendering)
+            the slices warped into the ground truth's frame, while the network still sees them as
+            recorded: it learns to cope with focus breathing, and the thin-lens renderer, which has
+            none, is compared with slices in its own frame. The warps are the camera's (metadata),
+            not depth. Ignored when ``align`` is on or a dataset has no warps.
         cache: keep every decoded training stack in memory (8-bit, ~0.6 MB per 8 x 256x256 stack)
             instead of decoding its PNG files at every use.
         augment: see :class:`AugmentConfig`.
@@ -91,6 +97,7 @@ class DataConfig:
     cache: bool = False
     align: bool = False
     val_align: bool = False
+    align_targets: bool = False
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 

@@ -172,11 +172,16 @@ class StepBatches(Dataset):
         n = item["slices"].shape[0]
         subset = torch.from_numpy(np.sort(rng.choice(n, size=count, replace=False)))
         slices = item["slices"][subset]
-        if self.config.align and "warps" in item:
+        targets = None  # the slices in the ground truth's frame, for the pixel losses only
+        if "warps" in item and self.config.align:
             slices = _align(slices, item["warps"][subset])
+        elif "warps" in item and self.config.align_targets:
+            targets = unit_float(_align(slices, item["warps"][subset]))
         slices = unit_float(slices)
         aif = unit_float(item["all_in_focus"])
         depth, valid = item["depth"].float(), item["valid"].bool()
+        if targets is not None:  # crops, flips and colour changes identical to the slices'
+            slices = torch.cat([slices, targets])
         spatial = [slices, aif, depth, valid, *(pseudo or ())]
         crop = self.config.crop
         h, w = slices.shape[-2:]
@@ -191,6 +196,8 @@ class StepBatches(Dataset):
         valid = valid & torch.isfinite(depth) & (depth > 0)
         extra = {"pseudo_depth": spatial[4].contiguous(), "pseudo_confidence": spatial[5].contiguous()} \
             if pseudo else {}
+        if targets is not None:
+            slices, extra["target_slices"] = slices[:count], slices[count:].contiguous()
         return {
             **extra,
             "slices": slices.contiguous(),

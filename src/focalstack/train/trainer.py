@@ -91,7 +91,7 @@ def training_loss(out: DepthOutput, batch: dict[str, Tensor], config: TrainConfi
         parts = {"aif": float(loss.detach())}
         if config.aif_rerender:
             rerender = aif_rerender_loss(
-                depth_in_metres(out.depth, batch["camera"][:, 0]), batch["all_in_focus"], batch["slices"],
+                depth_in_metres(out.depth, batch["camera"][:, 0]), batch["all_in_focus"], _pixel_targets(batch),
                 batch["focus_positions"], **_lens(batch["camera"]), method=config.self_renderer,
                 psf=config.self_psf, num_layers=config.self_layers, layer_range=config.self_layer_range)
             loss = loss + config.aif_rerender * rerender
@@ -101,12 +101,18 @@ def training_loss(out: DepthOutput, batch: dict[str, Tensor], config: TrainConfi
         raise InputError(f"model {config.model} has no all-in-focus output; it cannot train with regime 'self'")
     depth_m = depth_in_metres(out.depth, batch["camera"][:, 0])
     loss, parts = self_supervised_loss(
-        depth_m, out.all_in_focus.clamp(0, 1), batch["slices"], batch["focus_positions"], **_lens(batch["camera"]),
+        depth_m, out.all_in_focus.clamp(0, 1), _pixel_targets(batch), batch["focus_positions"],
+        **_lens(batch["camera"]),
         coarse_aif_weight=config.self_coarse_aif, smoothness=config.self_smoothness,
         method=config.self_renderer, psf=config.self_psf, num_layers=config.self_layers,
         attention=out.probabilities, attention_weight=config.self_attention, render_aif=config.self_render_aif,
         layer_range=config.self_layer_range, reconstruction_weight=config.self_reconstruction)
     return _with_pseudo_label(loss, parts, out, batch, positions, config)
+
+
+def _pixel_targets(batch: dict[str, Tensor]) -> Tensor:
+    """The slices the pixel losses compare with: in the ground truth's frame with ``data.align_targets``."""
+    return batch.get("target_slices", batch["slices"])
 
 
 def _with_pseudo_label(loss: Tensor, parts: dict[str, float], out: DepthOutput, batch: dict[str, Tensor],
