@@ -419,6 +419,17 @@ def test_align_targets_gives_the_losses_aligned_slices_and_the_network_recorded_
     assert torch.equal(batch(align=True, align_targets=True)["slices"], aligned["slices"])
 
 
+def test_align_teacher_gives_the_teacher_aligned_stacks_and_the_student_recorded_ones(tmp_path, tiny_data):
+    def batch(**data):
+        config = tiny_config(tiny_data, tmp_path, data={"crop": 24, "min_slices": 2, **data})
+        return StepBatches(open_sources(config.data), config.data, batch_size=2, seed=7, pseudo="sml")[2]
+
+    plain, aligned, teacher = batch(), batch(align=True), batch(align_teacher=True)
+    assert torch.equal(teacher["slices"], plain["slices"])
+    assert torch.allclose(teacher["pseudo_depth"], aligned["pseudo_depth"])
+    assert not torch.allclose(teacher["pseudo_depth"], plain["pseudo_depth"])  # the warps change the teacher
+
+
 def test_pseudo_labels_follow_the_depth_and_are_computed_once(tmp_path, tiny_data):
     """The classical pipeline's depth of each whole (aligned) stack rides along with the batch,
     flipped and rotated exactly like the ground truth, and is computed once per stack."""

@@ -81,6 +81,9 @@ class DataConfig:
             recorded: it learns to cope with focus breathing, and the thin-lens renderer, which has
             none, is compared with slices in its own frame. The warps are the camera's (metadata),
             not depth. Ignored when ``align`` is on or a dataset has no warps.
+        align_teacher: with ``align`` off, the pseudo-label teacher (``self_pseudo``) sees each whole
+            stack aligned, as it was trained, so that its depth is in the ground truth's frame; the
+            student still sees the recorded slices.
         cache: keep every decoded training stack in memory (8-bit, ~0.6 MB per 8 x 256x256 stack)
             instead of decoding its PNG files at every use.
         augment: see :class:`AugmentConfig`.
@@ -98,6 +101,7 @@ class DataConfig:
     align: bool = False
     val_align: bool = False
     align_targets: bool = False
+    align_teacher: bool = False
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 

@@ -151,7 +151,7 @@ class StepBatches(Dataset):
             from ..stack import FocalStack
 
             slices = unit_float(item["slices"])
-            if self.config.align and "warps" in item:
+            if (self.config.align or self.config.align_teacher) and "warps" in item:
                 slices = _align(slices, item["warps"])
             stack = FocalStack(slices.permute(0, 2, 3, 1).numpy(), item["focus_positions"].double().numpy(), unit="m")
             result = self._teacher()(stack)
