@@ -400,14 +400,19 @@ def test_validation_stacks_are_aligned_like_training_stacks(tmp_path, tiny_data)
     assert Trainer(config, progress=False).validation.items[0]["slices"].is_floating_point()
 
 
+def _cropped_batch(data_dir: Path, tmp_path: Path, step: int, *, pseudo: str | None = None, **data) -> dict:
+    """Batch ``step`` (2 stacks, 24 px crops, seed 7) of ``data_dir`` with the data options ``data``."""
+    config = tiny_config(data_dir, tmp_path, data={"crop": 24, "min_slices": 2, **data})
+    return StepBatches(open_sources(config.data), config.data, batch_size=2, seed=7, pseudo=pseudo)[step]
+
+
 def test_align_targets_gives_the_losses_aligned_slices_and_the_network_recorded_ones(tmp_path, tiny_data):
     """data.align_targets: the network's slices are the recorded (breathing) ones, the pixel losses' targets
     the aligned ones, both through the same crop, flips, rotation and colour change."""
     from focalstack.train.trainer import _pixel_targets
 
     def batch(**data):
-        config = tiny_config(tiny_data, tmp_path, data={"crop": 24, "min_slices": 2, **data})
-        return StepBatches(open_sources(config.data), config.data, batch_size=2, seed=7)[3]
+        return _cropped_batch(tiny_data, tmp_path, 3, **data)
 
     plain, aligned, both = batch(), batch(align=True), batch(align_targets=True)
     assert "target_slices" not in plain and "target_slices" not in aligned
@@ -421,8 +426,7 @@ def test_align_targets_gives_the_losses_aligned_slices_and_the_network_recorded_
 
 def test_align_teacher_gives_the_teacher_aligned_stacks_and_the_student_recorded_ones(tmp_path, tiny_data):
     def batch(**data):
-        config = tiny_config(tiny_data, tmp_path, data={"crop": 24, "min_slices": 2, **data})
-        return StepBatches(open_sources(config.data), config.data, batch_size=2, seed=7, pseudo="sml")[2]
+        return _cropped_batch(tiny_data, tmp_path, 2, pseudo="sml", **data)
 
     plain, aligned, teacher = batch(), batch(align=True), batch(align_teacher=True)
     assert torch.equal(teacher["slices"], plain["slices"])
