@@ -264,17 +264,20 @@ def test_all_in_focus_regime_takes_a_teacher_with_no_depth_supervision(tmp_path,
     assert (tmp_path / "student" / "last.pt").is_file()
 
 
-def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path, tiny_data):
-    whole = Trainer(tiny_config(tiny_data, tmp_path / "whole"), progress=False)
+@pytest.mark.parametrize("ema", [0.0, 0.7])
+def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path, tiny_data, ema):
+    optim = {"ema": ema}
+    whole = Trainer(tiny_config(tiny_data, tmp_path / "whole", optim=optim), progress=False)
     whole.fit()
-    first = Trainer(tiny_config(tiny_data, tmp_path / "parts"), progress=False)
+    first = Trainer(tiny_config(tiny_data, tmp_path / "parts", optim=optim), progress=False)
     first.fit(until_step=3)  # stops after step 3, as a kill after the step-2 checkpoint + redo would
     assert torch.load(tmp_path / "parts" / "last.pt", weights_only=False)["step"] == 3
-    second = Trainer(tiny_config(tiny_data, tmp_path / "parts"), resume=True, progress=False)
+    second = Trainer(tiny_config(tiny_data, tmp_path / "parts", optim=optim), resume=True, progress=False)
     assert second.step == 3
     second.fit()
-    a, b = state_of(tmp_path / "whole" / "last.pt"), state_of(tmp_path / "parts" / "last.pt")
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    for part in ("model", "ema") if ema else ("model",):
+        a, b = (torch.load(tmp_path / run / "last.pt", weights_only=False)[part] for run in ("whole", "parts"))
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     # learning curves are continuous: one record per step, no duplicates from the redone part
     steps = [yaml.safe_load(line)["step"] for line in (tmp_path / "parts" / "metrics.jsonl").read_text().splitlines()
              if '"val"' not in line]
@@ -346,6 +349,32 @@ def test_export_weights_loads_through_the_registry(tmp_path, tiny_data):
     _, meta = load_weights(path)
     assert meta["regime"] == "depth-supervised" and meta["training"]["steps"] == 2
     assert meta["training"]["train_seconds"] > 0 and meta["validation"]["metric"] == "mse_norm"
+
+
+def test_ema_is_the_moving_average_of_the_raw_weights_and_is_what_is_released(tmp_path, tiny_data):
+    decay = 0.6
+    trainer = Trainer(tiny_config(tiny_data, tmp_path / "run", steps=4, val_every=0, optim={"ema": decay}),
+                      progress=False)
+    expected = None
+    for step in range(1, 5):
+        trainer.fit(until_step=step)
+        raw = {k: v.detach().clone().double() for k, v in trainer.model.state_dict().items() if v.is_floating_point()}
+        expected = raw if expected is None else {k: decay * expected[k] + (1 - decay) * raw[k] for k in raw}
+    averaged = trainer.ema.module.state_dict()
+    assert all(torch.allclose(averaged[k].double(), expected[k], atol=1e-6) for k in expected)
+    changed = [k for k in expected if not torch.allclose(averaged[k].double(), raw[k], atol=1e-6)]
+    assert changed, "after 4 steps the average should differ from the raw weights"
+    path = export_weights(tmp_path / "run" / "last.pt", tmp_path / "w.safetensors")
+    released = create_model("aifdepthnet_light", pretrained=path, **TINY_MODEL).state_dict()
+    assert all(torch.equal(released[k], averaged[k]) for k in expected)
+    # a later stage starting from this checkpoint starts from the average too
+    later = Trainer(tiny_config(tiny_data, tmp_path / "later", init=str(tmp_path / "run" / "last.pt")), progress=False)
+    assert all(torch.equal(later.model.state_dict()[k], averaged[k]) for k in expected)
+
+
+def test_ema_out_of_range_is_refused(tmp_path, tiny_data):
+    with pytest.raises(InputError, match="optim.ema"):
+        tiny_config(tiny_data, tmp_path / "run", optim={"ema": 1.0})
 
 
 class _WarpedSource(torch.utils.data.Dataset):

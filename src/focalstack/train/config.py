@@ -118,6 +118,10 @@ class OptimConfig:
         warmup_steps: linear warm-up from 0.
         min_lr_ratio: final learning rate of the cosine schedule, relative.
         clip_grad: clip the global gradient norm to this (0: off).
+        ema: decay of an exponential moving average of the weights (and normalisation statistics),
+            updated after every optimiser step (0: off; 0.99-0.999 typical, a horizon of about
+            1 / (1 - ema) steps). With it, validation, ``best.pt``'s choice, ``export-weights`` and a
+            later stage's ``init`` use the averaged weights; the optimiser keeps training the raw ones.
     """
 
     name: str = "adam"
@@ -128,6 +132,7 @@ class OptimConfig:
     warmup_steps: int = 100
     min_lr_ratio: float = 0.05
     clip_grad: float = 1.0
+    ema: float = 0.0
 
 
 @dataclass
@@ -261,6 +266,8 @@ class TrainConfig:
             problems.append("optim.name must be adam or adamw")
         if self.optim.schedule not in ("constant", "cosine", "step"):
             problems.append("optim.schedule must be constant, cosine or step")
+        if not 0 <= self.optim.ema < 1:
+            problems.append("optim.ema must be in [0, 1) (0: no weight averaging)")
         if self.device not in ("auto", "cpu", "cuda"):
             problems.append("device must be auto, cpu or cuda")
         if problems:

@@ -5,6 +5,7 @@
 
     config.yaml        the run's TrainConfig (also inside every checkpoint)
     last.pt            the latest checkpoint (every ``checkpoint_every`` steps, at the end, on Ctrl-C/SIGTERM)
+                       with the raw weights and, with ``optim.ema``, their moving average
     best.pt            the checkpoint with the lowest validation ``best_metric``
     metrics.jsonl      one JSON line per log step and per validation (learning curves)
     tb/                TensorBoard events (when the ``tensorboard`` package is installed)
@@ -13,6 +14,10 @@ Checkpoints are written to a temporary file and renamed, so a run killed at any 
 the previous complete checkpoint. ``resume=True`` restores model, optimiser, scheduler, RNG states
 and the step; since each step's batch is a pure function of (seed, step) (:mod:`.data`), a run
 killed and resumed reaches the same weights as an uninterrupted one.
+
+Weight averaging (``optim.ema``): an exponential moving average of the weights
+(:class:`torch.optim.swa_utils.AveragedModel`) follows the raw ones after every step; it is what
+validation scores, what ``best.pt`` is chosen by and what :func:`export_weights` releases.
 
 Distributed: launched by ``torchrun --nproc_per_node=K``, each process trains on its share of
 every global batch under DistributedDataParallel (NCCL on CUDA, gloo on CPU); only rank 0 logs,
@@ -43,6 +48,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 
 from ..errors import InputError
@@ -199,6 +205,8 @@ class Trainer:
         self.optimizer = cls(self.model.parameters(), lr=optim.lr, betas=tuple(optim.betas),
                              weight_decay=optim.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, _lr_lambda(config))
+        self.ema = (AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(optim.ema), use_buffers=True)
+                    if optim.ema else None)
         self.step = 0
         self.best = {"metric": config.best_metric, "value": math.inf, "step": -1}
         self.train_seconds, self._fit_started = 0.0, None  # wall time of earlier sessions, start of this one
@@ -236,7 +244,7 @@ class Trainer:
 
     def _load_init(self, path: str) -> None:
         if str(path).endswith(".pt"):
-            state = torch.load(path, map_location="cpu", weights_only=False)["model"]
+            state = _released_state(torch.load(path, map_location="cpu", weights_only=False))
         else:
             state, _ = load_weights(path)
         self.model.load_state_dict(state)
@@ -249,6 +257,7 @@ class Trainer:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
+            **({"ema": self.ema.module.state_dict(), "ema_updates": int(self.ema.n_averaged)} if self.ema else {}),
             "best": dict(self.best),
             "train_seconds": self.train_seconds + (time.perf_counter() - self._fit_started if self._fit_started else 0),
             "config": self.config.to_dict(),
@@ -281,6 +290,9 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+        if self.ema is not None:
+            self.ema.module.load_state_dict(state["ema"])
+            self.ema.n_averaged.fill_(state["ema_updates"])
         self.scheduler.lr_lambdas = [_lr_lambda(self.config)]  # steps may have been extended
         self.step, self.best = int(state["step"]), dict(state["best"])
         self.train_seconds = float(state.get("train_seconds", 0.0))
@@ -333,7 +345,7 @@ class Trainer:
         """Metrics on the validation stacks (full size, all slices); empty without validation data."""
         if not self.validation:
             return {}
-        model = self.model
+        model = self.ema.module if self.ema is not None else self.model
         was_training = model.training
         model.eval()
         per_image, norm_errors, aif_errors = [], [], []
@@ -398,6 +410,8 @@ class Trainer:
                     nn.utils.clip_grad_norm_(self.model.parameters(), config.optim.clip_grad)
                 self.optimizer.step()
                 self.scheduler.step()
+                if self.ema is not None:
+                    self.ema.update_parameters(self.model)
                 self.step += 1
                 last_loss = float(loss.detach())
                 window["loss"].append(last_loss)
@@ -513,8 +527,13 @@ class _Progress:
 
 
 # --------------------------------------------------------------------------- export
+def _released_state(checkpoint: dict) -> dict[str, Tensor]:
+    """The weights a checkpoint stands for: the moving average when the run kept one, else the raw weights."""
+    return checkpoint.get("ema") or checkpoint["model"]
+
+
 def export_weights(checkpoint: str | Path, path: str | Path, **metadata) -> Path:
-    """Write a checkpoint's model as a safetensors weights file with metadata.
+    """Write a checkpoint's model (its moving average with ``optim.ema``) as a safetensors weights file.
 
     The run's config (model, regime, data, steps, seed, wall time) is recorded as ``training`` and its
     best validation score as ``validation``; ``metadata`` adds e.g. ``metrics``, ``licence``.
@@ -525,7 +544,7 @@ def export_weights(checkpoint: str | Path, path: str | Path, **metadata) -> Path
         raise InputError(f"cannot read checkpoint {checkpoint}: {exc}") from None
     config = TrainConfig.from_dict(state["config"])
     model = create_model(config.model, **config.model_overrides)
-    model.load_state_dict(state["model"])
+    model.load_state_dict(_released_state(state))
     regime = {"depth": "depth-supervised", "aif": "all-in-focus-supervised", "self": "self-supervised"}[config.regime]
     training = {"steps": state["step"], "train_seconds": state.get("train_seconds"), **config.to_dict()}
     save_weights(model, path, regime=regime, training=training, validation=state["best"], **metadata)
