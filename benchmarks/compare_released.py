@@ -7,6 +7,10 @@ supervision regimes that issue 6 asks about (all-in-focus- and self-supervised v
     focalstack eval --suite --suite-dir .focalstack-suite -m sml -m tenengrad -m variance -m rdf \
         -m aifdepthnet_light -m aifdepthnet_light:aif -m dffwild_light -m daifnet -o report
     python benchmarks/compare_released.py report/results.json
+
+With per-image scores in the report (focalstack eval keeps them since session 10), each MSE ratio also gets a 95 %
+bootstrap interval over the stacks of every split (:func:`focalstack.eval.metrics.ratio_interval`): how far the
+suite's handful of stacks per split lets the ratio be trusted.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import json
 import math
 from collections import defaultdict
 
+from focalstack.eval.metrics import ratio_interval
+
 CLASSICAL = ("sml", "tenengrad", "variance", "rdf")
 
 
@@ -23,6 +29,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", help="results.json of focalstack eval")
     parser.add_argument("--depth-model", default="aifdepthnet_light", help="the depth-supervised reference")
+    parser.add_argument("--reps", type=int, default=2000, help="bootstrap resamples of the ratio's interval")
     args = parser.parse_args()
     rows = json.load(open(args.results))["results"]
     table: dict[str, dict[str, dict]] = defaultdict(dict)
@@ -64,14 +71,20 @@ def main() -> None:
         print(f"| {model} | {mse_wins}/{total} | {bump_wins}/{total} |")
 
     print(f"\nMSE relative to the depth-supervised {args.depth_model} (geometric mean over simulated splits):\n")
-    print("| model | MSE ratio |")
-    print("|---|---:|")
+    print("| model | MSE ratio | 95 % interval (bootstrap over stacks) |")
+    print("|---|---:|---|")
     for model in models:
-        logs = [math.log(by[model]["metrics"]["mse"] / by[args.depth_model]["metrics"]["mse"])
-                for split, by in table.items() if not split.startswith("rgbd-") and model in by
-                and args.depth_model in by]
-        if logs:
-            print(f"| {model} | {math.exp(sum(logs) / len(logs)):.2f} |")
+        pairs = [(by[model], by[args.depth_model]) for split, by in table.items()
+                 if not split.startswith("rgbd-") and model in by and args.depth_model in by]
+        if not pairs:
+            continue
+        ratio = math.exp(sum(math.log(m["metrics"]["mse"] / r["metrics"]["mse"]) for m, r in pairs) / len(pairs))
+        interval = "-"
+        if all(m.get("per_image") and r.get("per_image") for m, r in pairs):
+            per_image = [([x["mse"] for x in m["per_image"]], [x["mse"] for x in r["per_image"]]) for m, r in pairs]
+            _, low, high = ratio_interval(per_image, reps=args.reps)
+            interval = f"{low:.2f}-{high:.2f}"
+        print(f"| {model} | {ratio:.2f} | {interval} |")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from focalstack.eval.metrics import aif_metrics, average_metrics, bumpiness, depth_metrics, evaluation_mask
+from focalstack.eval.metrics import (
+    aif_metrics,
+    average_metrics,
+    bumpiness,
+    depth_metrics,
+    evaluation_mask,
+    ratio_interval,
+)
 from focalstack.eval.timing import time_call
 
 
@@ -98,3 +105,27 @@ def test_time_call_warms_up_then_takes_the_median():
     assert len(calls) == 7 and len(timing.runs_s) == 5 and timing.median_s == sorted(timing.runs_s)[2]
     with pytest.raises(ValueError):
         time_call(lambda: None, repeat=0)
+
+
+def test_ratio_interval_known_answers():
+    rng = np.random.default_rng(0)
+    reference = [rng.uniform(0.5, 2.0, 8), rng.uniform(0.5, 2.0, 8)]
+    # a model exactly 2x and 8x worse on every image: geometric mean 4, and no resample can change it
+    ratio, low, high = ratio_interval([(2 * reference[0], reference[0]), (8 * reference[1], reference[1])])
+    assert ratio == pytest.approx(4.0) and low == pytest.approx(4.0) and high == pytest.approx(4.0)
+    # noisy per-image ratios: the interval holds the point estimate and narrows with 16x the images
+    def split(n):
+        ref = rng.uniform(0.5, 2.0, n)
+        return ref * rng.lognormal(0.5, 0.5, n), ref
+    few = ratio_interval([split(8) for _ in range(3)], seed=1)
+    many = ratio_interval([split(128) for _ in range(3)], seed=1)
+    assert few[1] < few[0] < few[2] and many[1] < many[0] < many[2]
+    assert (many[2] - many[1]) < 0.5 * (few[2] - few[1])
+    assert many[1] < math.exp(0.5 + 0.5**2 / 2) < many[2]  # the true ratio of means, E[lognormal(0.5, 0.5)]
+
+
+def test_ratio_interval_refuses_unpaired_input():
+    with pytest.raises(ValueError, match="equally long"):
+        ratio_interval([([1.0, 2.0], [1.0])])
+    with pytest.raises(ValueError, match="at least one"):
+        ratio_interval([])

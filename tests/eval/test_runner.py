@@ -30,10 +30,14 @@ def test_evaluate_and_report(sim_root, tmp_path):
     assert [(r.dataset, r.method, r.images, r.size) for r in rows] == [("tiny", "sml", 2, "4x48x48"),
                                                                        ("tiny", "rdf", 2, "4x48x48")]
     assert all(0 <= r.metrics["delta3"] <= 1 and r.metrics["mae"] >= 0 and r.seconds_per_stack > 0 for r in rows)
+    for r in rows:  # the per-image scores are kept, and the dataset score is their mean
+        assert len(r.per_image) == 2 and r.per_image[0]["mse"] != r.per_image[1]["mse"]
+        assert r.metrics["mse"] == pytest.approx(np.mean([s["mse"] for s in r.per_image]))
     write_report(rows, tmp_path / "rep", command="focalstack eval ...")
     report = (tmp_path / "rep" / "report.md").read_text()
     assert report.startswith("Command: `focalstack eval ...`") and "| tiny | rdf | 2 |" in report
-    assert json.loads((tmp_path / "rep" / "results.json").read_text())["results"][0]["method"] == "sml"
+    saved = json.loads((tmp_path / "rep" / "results.json").read_text())["results"][0]
+    assert saved["method"] == "sml" and saved["per_image"] == rows[0].per_image
     assert (tmp_path / "rep" / "results.csv").read_text().count("\n") == 3
 
 

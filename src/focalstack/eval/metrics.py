@@ -30,7 +30,7 @@ Confidence-weighted variants (``weights=``) give the MAE* and MSE* of the Smartp
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -161,3 +161,29 @@ def average_metrics(per_image: Iterable[dict[str, float]]) -> dict[str, float]:
         finite = values[np.isfinite(values)]
         out[key] = float(finite.mean()) if finite.size else math.nan
     return out
+
+
+def ratio_interval(splits: Sequence[tuple[Sequence[float], Sequence[float]]], *, level: float = 0.95,
+                   reps: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """A model's error relative to a reference's over several splits, with a bootstrap interval.
+
+    Each split gives the model's and the reference's per-image errors on the same images (paired).
+    The statistic is the geometric mean over splits of mean(model) / mean(reference), the suite's
+    "MSE ratio". The interval resamples the images of every split independently, with replacement,
+    keeping the pairs (a stratified paired percentile bootstrap). Returns (ratio, low, high).
+    """
+    if not splits:
+        raise ValueError("ratio_interval needs at least one split")
+    rng = np.random.default_rng(seed)
+    point, draws = 0.0, np.zeros(reps)
+    for model, reference in splits:
+        model, reference = np.asarray(model, np.float64), np.asarray(reference, np.float64)
+        if model.shape != reference.shape or model.ndim != 1 or model.size == 0:
+            raise ValueError("each split needs two equally long, non-empty lists of per-image errors")
+        point += math.log(model.mean() / reference.mean())
+        index = rng.integers(0, model.size, size=(reps, model.size))
+        draws += np.log(model[index].mean(axis=1) / reference[index].mean(axis=1))
+    draws /= len(splits)
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(draws, [tail, 100 - tail])
+    return math.exp(point / len(splits)), math.exp(low), math.exp(high)

@@ -79,7 +79,8 @@ def open_dataset(spec: str):
 
 @dataclass
 class Row:
-    """The scores of one method on one dataset."""
+    """The scores of one method on one dataset: ``metrics`` averaged over the images, ``per_image`` each
+    image's (in the dataset's order, so two methods' lists pair up for paired statistics)."""
 
     dataset: str
     method: str
@@ -87,6 +88,7 @@ class Row:
     size: str
     seconds_per_stack: float
     metrics: dict[str, float] = field(default_factory=dict)
+    per_image: list[dict[str, float]] = field(default_factory=list)
 
 
 def evaluate(
@@ -120,7 +122,7 @@ def evaluate(
                 if progress:
                     progress(done, total)
             rows.append(Row(dataset_name, method_name, count, size, statistics.median(seconds),
-                            average_metrics(per_image)))
+                            average_metrics(per_image), per_image))
     return rows
 
 
