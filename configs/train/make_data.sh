@@ -1,7 +1,8 @@
 #!/bin/bash
 # The training and validation data of the released weights (docs/training.md): 6 simulated splits,
 # 40 (phone) or 24 (DSLR macro, microscope) stacks of 8 x 256x256 each for training, 3 stacks of
-# 5 x 256x256 each for validation, written
+# 5 x 256x256 each for validation, and a development set for choosing between candidate weights
+# (24 stacks of 5 x 256x256 per split, the suite's shape, 3x its stacks; since session 10), written
 # under ./data. Seeds differ from the benchmark suite's (20261122+), so no test stack is trained on.
 # WORKERS=K: processes per split; PARALLEL=1: all splits at once (on a many-core machine). Every stack is
 # made from (seed, index), so the data are the same whatever WORKERS and PARALLEL.
@@ -18,6 +19,8 @@ for profile in phone dslr_macro microscope; do
       --seed $((7000 + s)) $flag -q --workers "${WORKERS:-1}"
     run focalstack simulate -o "data/val/$profile-$effects" --profile "$profile" --num 3 --size 256 --slices 5 \
       --seed $((9100 + s)) $flag -q
+    run focalstack simulate -o "data/dev/$profile-$effects" --profile "$profile" --num 24 --size 256 --slices 5 \
+      --seed $((9200 + s)) $flag -q
   done
 done
 for pid in "${pids[@]}"; do wait "$pid"; done  # fails if any split failed

@@ -264,6 +264,28 @@ def test_all_in_focus_regime_takes_a_teacher_with_no_depth_supervision(tmp_path,
     assert (tmp_path / "student" / "last.pt").is_file()
 
 
+def test_pseudo_gradient_term_is_zero_for_the_teacher_up_to_an_offset_and_grows_with_noise(tmp_path, tiny_data):
+    from focalstack.models.base import DepthOutput
+
+    config = tiny_config(tiny_data, tmp_path / "run", regime="self", self_reconstruction=0.0, self_pseudo=1.0,
+                         self_pseudo_gradient=2.0)
+    batch = Trainer(config, progress=False).batches[0]
+    teacher = 1.0 / batch["pseudo_depth"]  # diopters, the unit of the model's depth output
+    diopters = 1.0 / batch["focus_positions"]
+    span = (diopters.amax(1) - diopters.amin(1))[:, None, None, None]
+
+    def parts(depth, cfg=config):
+        out = DepthOutput(depth=depth, all_in_focus=batch["slices"].mean(1), depth_scales=[depth])
+        return training_loss(out, batch, cfg)[1]
+
+    assert parts(teacher + 0.01 * span)["pseudo_gradient"] == pytest.approx(0.0, abs=1e-6)  # an offset costs nothing
+    noise = torch.randn(teacher.shape, generator=torch.Generator().manual_seed(0)) * span
+    assert 0 < parts(teacher + 0.01 * noise)["pseudo_gradient"] < parts(teacher + 0.03 * noise)["pseudo_gradient"]
+    assert "pseudo_gradient" not in parts(teacher, dataclasses.replace(config, self_pseudo_gradient=0.0))
+    with pytest.raises(InputError, match="self_pseudo_gradient needs self_pseudo"):
+        tiny_config(tiny_data, tmp_path / "bad", regime="self", self_pseudo_gradient=1.0)
+
+
 @pytest.mark.parametrize("ema", [0.0, 0.7])
 def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path, tiny_data, ema):
     optim = {"ema": ema}

@@ -168,6 +168,10 @@ class TrainConfig:
             accepts only weights whose metadata says ``self-supervised``, the all-in-focus regime
             those and ``all-in-focus-supervised``; a depth-supervised teacher is always refused.
             Empty: the classical teacher.
+        self_pseudo_gradient: weight of a gradient-matching term against the teacher (the mean L1 of
+            the spatial differences of student - teacher, normalised inverse depth; zero when the two
+            differ by an offset): it passes on the teacher's smoothness, which the L1 term alone hardly
+            constrains (pixel-scale noise costs Bump, little L1). Needs ``self_pseudo`` > 0 (0: off).
         self_pseudo_dihedral: the teacher model predicts with test-time augmentation: the mean over
             the 8 flips and 90-degree rotations of each stack (a less noisy teacher; 8x its time, once
             per stack).
@@ -211,6 +215,7 @@ class TrainConfig:
     self_pseudo_measure: str = "sml"
     self_pseudo_teacher: str = ""
     self_pseudo_dihedral: bool = False
+    self_pseudo_gradient: float = 0.0
     self_renderer: str = "per_pixel"
     self_psf: str = "gaussian"
     self_layers: int = 12
@@ -244,6 +249,10 @@ class TrainConfig:
                             "must be >= 0")
         if self.self_pseudo_teacher and not self.self_pseudo_teacher.endswith(".safetensors"):
             problems.append("self_pseudo_teacher must be a .safetensors weights file (focalstack export-weights)")
+        if self.self_pseudo_gradient and not self.self_pseudo:
+            problems.append("self_pseudo_gradient needs self_pseudo > 0 (a teacher)")
+        if self.self_pseudo_gradient < 0:
+            problems.append("self_pseudo_gradient must be >= 0")
         if self.self_pseudo_dihedral and not self.self_pseudo_teacher:
             problems.append("self_pseudo_dihedral needs a self_pseudo_teacher (a model)")
         if self.self_pseudo_measure not in FOCUS_MEASURES:

@@ -59,7 +59,7 @@ from ..models.registry import create_model
 from ..models.weights import load_weights, save_weights
 from .config import TrainConfig
 from .data import StepBatches, ValidationSet, load_teacher, open_sources, unit_float
-from .losses import aif_loss, aif_rerender_loss, depth_in_metres, depth_loss, self_supervised_loss
+from .losses import aif_loss, aif_rerender_loss, depth_in_metres, depth_loss, gradient_matching, self_supervised_loss
 
 CHECKPOINT_FORMAT = "focalstack-train-v1"
 # config keys that may differ between a run and its resumption
@@ -123,15 +123,21 @@ def _pixel_targets(batch: dict[str, Tensor]) -> Tensor:
 
 def _with_pseudo_label(loss: Tensor, parts: dict[str, float], out: DepthOutput, batch: dict[str, Tensor],
                        positions: Tensor, config: TrainConfig) -> tuple[Tensor, dict[str, float]]:
-    """``loss`` plus ``self_pseudo`` x the teacher's confidence-weighted L1 distance in normalised inverse depth."""
+    """``loss`` plus ``self_pseudo`` x the teacher's confidence-weighted L1 distance in normalised inverse depth
+    (plus ``self_pseudo_gradient`` x the gradient matching to the teacher)."""
     if not config.self_pseudo:
         return loss, parts
     target = normalise_depth(1.0 / batch["pseudo_depth"].clamp_min(1e-9), positions).clamp(0, 1)
     weight = batch["pseudo_confidence"]
-    error = (normalise_depth(out.depth, positions) - target).abs()
-    pseudo = (weight * error).sum() / weight.sum().clamp_min(1e-6)
+    student = normalise_depth(out.depth, positions)
+    pseudo = (weight * (student - target).abs()).sum() / weight.sum().clamp_min(1e-6)
     parts["pseudo"] = float(pseudo.detach())
-    return loss + config.self_pseudo * pseudo, parts
+    loss = loss + config.self_pseudo * pseudo
+    if config.self_pseudo_gradient:
+        matching = gradient_matching(student, target, torch.ones_like(target, dtype=torch.bool))
+        parts["pseudo_gradient"] = float(matching.detach())
+        loss = loss + config.self_pseudo_gradient * matching
+    return loss, parts
 
 
 # --------------------------------------------------------------------------- distributed helpers
