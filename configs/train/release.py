@@ -23,7 +23,7 @@ RELEASES = (  # (checkpoint, weights file, method name in the report)
     ("runs/aifdepthnet_light-aif-tta/last.pt", "aifdepthnet_light.aif.safetensors", "aifdepthnet_light:aif"),
     ("runs/aifdepthnet_light-self-render3/last.pt", "aifdepthnet_light.self.safetensors", "aifdepthnet_light:self"),
     ("runs/dffwild_light-depth-grad4/best.pt", "dffwild_light.safetensors", "dffwild_light"),
-    ("runs/daifnet-self-tta2/last.pt", "daifnet.safetensors", "daifnet"),
+    ("runs/daifnet-self-gradN/last.pt", "daifnet.safetensors", "daifnet"),  # its moving average (optim.ema)
     ("runs/aifdepthnet-depth2/best.pt", "aifdepthnet.safetensors", "aifdepthnet"),
     ("runs/aifdepthnet-aif2/last.pt", "aifdepthnet.aif.safetensors", "aifdepthnet:aif"),
     ("runs/aifdepthnet-self2/last.pt", "aifdepthnet.self.safetensors", "aifdepthnet:self"),
