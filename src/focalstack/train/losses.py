@@ -50,11 +50,15 @@ def depth_loss(depth_scales: list[Tensor], target: Tensor, valid: Tensor | None 
     return total
 
 
-def gradient_matching(depth: Tensor, target: Tensor, valid: Tensor) -> Tensor:
+def gradient_matching(depth: Tensor, target: Tensor, valid: Tensor | None = None) -> Tensor:
     """Mean L1 norm of the horizontal and vertical differences of the error ``depth - target``
-    over pixel pairs that are both valid: zero when the prediction is the target up to an
-    offset, large for pixel-scale noise."""
+    over pixel pairs that are both valid (every pair without ``valid``): zero when the prediction
+    is the target up to an offset, large for pixel-scale noise."""
     error = depth - target
+    if valid is None:
+        dx = (error[..., :, 1:] - error[..., :, :-1]).abs()
+        dy = (error[..., 1:, :] - error[..., :-1, :]).abs()
+        return (dx.sum() + dy.sum()) / (dx.numel() + dy.numel())
     pair_x = valid[..., :, 1:] & valid[..., :, :-1]
     pair_y = valid[..., 1:, :] & valid[..., :-1, :]
     dx = (error[..., :, 1:] - error[..., :, :-1]).abs()[pair_x]

@@ -134,7 +134,7 @@ def _with_pseudo_label(loss: Tensor, parts: dict[str, float], out: DepthOutput, 
     parts["pseudo"] = float(pseudo.detach())
     loss = loss + config.self_pseudo * pseudo
     if config.self_pseudo_gradient:
-        matching = gradient_matching(student, target, torch.ones_like(target, dtype=torch.bool))
+        matching = gradient_matching(student, target)
         parts["pseudo_gradient"] = float(matching.detach())
         loss = loss + config.self_pseudo_gradient * matching
     return loss, parts
@@ -263,7 +263,7 @@ class Trainer:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
-            **({"ema": self.ema.module.state_dict(), "ema_updates": int(self.ema.n_averaged)} if self.ema else {}),
+            **({"ema": self.ema.module.state_dict()} if self.ema else {}),
             "best": dict(self.best),
             "train_seconds": self.train_seconds + (time.perf_counter() - self._fit_started if self._fit_started else 0),
             "config": self.config.to_dict(),
@@ -296,11 +296,11 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        if self.ema is not None:
-            self.ema.module.load_state_dict(state["ema"])
-            self.ema.n_averaged.fill_(state["ema_updates"])
         self.scheduler.lr_lambdas = [_lr_lambda(self.config)]  # steps may have been extended
         self.step, self.best = int(state["step"]), dict(state["best"])
+        if self.ema is not None:  # updated once per step since step 0
+            self.ema.module.load_state_dict(state["ema"])
+            self.ema.n_averaged.fill_(self.step)
         self.train_seconds = float(state.get("train_seconds", 0.0))
         rng = state["rng"]
         torch.set_rng_state(rng["torch"])
