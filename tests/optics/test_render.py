@@ -212,3 +212,100 @@ def test_direct_and_fft_convolutions_agree(method, psf):
     fft = render_focal_stack(aif, depth, focus, method=method, psf=psf, **LENS)
     direct = render_focal_stack(aif.float(), depth.float(), focus, method=method, psf=psf, **LENS)
     assert torch.allclose(fft.float(), direct, atol=2e-5)
+
+
+def _bilinear_shift(image, shift, axis):
+    """image(x - shift) along ``axis`` with linear interpolation (wrapping at the borders)."""
+    whole = int(np.floor(shift))
+    frac = shift - whole
+    return (1 - frac) * np.roll(image, whole, axis) + frac * np.roll(image, whole + 1, axis)
+
+
+def _shift_and_add(image, radius, views=9):
+    """C x H x W: the mean of the views x views copies shifted by radius * (i, j) / ((views - 1) / 2)."""
+    half = (views - 1) / 2
+    offsets = [radius * i / half for i in np.arange(-half, half + 1)]
+    return np.mean([_bilinear_shift(_bilinear_shift(image, dy, -2), dx, -1) for dy in offsets for dx in offsets],
+                   axis=0)
+
+
+def _plane_at_radius(radius, focus=1.0):
+    """Depth in metres (nearer than ``focus``) whose CoC radius in LENS is ``radius`` pixels."""
+    far_limit = tl.coc_radius_px(1e12, focus_distance_m=focus, **LENS)  # R = (F - d) / d * far_limit
+    return focus / (1 + radius / far_limit)
+
+
+@pytest.mark.parametrize("method", ["per_pixel", "layered"])
+def test_lightfield_plane_equals_shift_and_add_of_81_views(method):
+    """A fronto-parallel plane with psf="lightfield" renders as 9 x 9 views refocused by shift-and-add.
+
+    The layered renderer blurs the plane's layer with the kernel of its own radius (2.6 px here);
+    the per-pixel renderer mixes pre-built kernel sizes, so it is exact where the radius is one of
+    them (3.5 px) and elsewhere is the second-moment mixture of its two neighbours (2.5 and 3 px).
+    """
+    aif = _texture(40, 40, seed=11)
+    radius = 3.5 if method == "per_pixel" else 2.6
+    depth = torch.full((1, 1, 40, 40), _plane_at_radius(radius), dtype=torch.float64)
+    out = render_focal_stack(aif, depth, torch.tensor([1.0]), method=method, psf="lightfield", **LENS)[0, 0]
+    radius = float(tl.coc_radius_px(depth[0, 0, 0, 0], focus_distance_m=1.0, **LENS))
+    assert radius == pytest.approx(3.5 if method == "per_pixel" else 2.6, abs=1e-9)
+    inner = (slice(None), slice(6, -6), slice(6, -6))  # the border lost to padding: R + 2 px
+    np.testing.assert_allclose(out.numpy()[inner], _shift_and_add(aif[0].numpy(), radius)[inner], atol=1e-4, rtol=0)
+
+
+def test_per_pixel_lightfield_mixes_the_two_nearest_kernel_sizes_by_second_moment():
+    aif = _texture(40, 40, seed=12)
+    depth = torch.full((1, 1, 40, 40), _plane_at_radius(2.6), dtype=torch.float64)
+    out = render_focal_stack(aif, depth, torch.tensor([1.0]), psf="lightfield", **LENS)[0, 0].numpy()
+    radius = float(tl.coc_radius_px(depth[0, 0, 0, 0], focus_distance_m=1.0, **LENS))
+    t = (radius**2 - 2.5**2) / (3.0**2 - 2.5**2)  # the weight on 3 px that gives the variance of 2.6 px
+    image = aif[0].numpy()
+    inner = (slice(None), slice(6, -6), slice(6, -6))
+    mixed = (1 - t) * _shift_and_add(image, 2.5) + t * _shift_and_add(image, 3.0)
+    np.testing.assert_allclose(out[inner], mixed[inner], atol=1e-4, rtol=0)
+    error = np.abs(out - _shift_and_add(image, radius))[inner]
+    assert 1e-4 < error.max() < 2e-2  # an approximation of the 2.6 px grid, near it
+
+
+@pytest.mark.parametrize("method", ["per_pixel", "layered"])
+@pytest.mark.parametrize("depth", [0.35, 2.5])
+def test_lightfield_edge_spread_has_the_second_moment_of_the_view_grid(method, depth):
+    h, w = 16, 96
+    aif = torch.zeros(1, 1, h, w, dtype=torch.float64)
+    aif[..., w // 2 :] = 1.0
+    depth_map = torch.full((1, 1, h, w), depth, dtype=torch.float64)
+    out = render_focal_stack(aif, depth_map, torch.tensor([1.0]), method=method, psf="lightfield", **LENS)
+    radius = tl.coc_radius_px(depth, focus_distance_m=1.0, **LENS)
+    expected = radius**2 * 10 / 24 + 1 / 6  # 9 views: R^2 (V + 1) / (3 (V - 1)); tents between 0 and 1/4
+    assert _lsf_variance(out[0, 0, 0, h // 2].numpy()) == pytest.approx(expected, rel=0.05)
+
+
+def test_gradcheck_lightfield():
+    torch.manual_seed(3)
+    aif = torch.rand(1, 1, 10, 10, dtype=torch.float64, requires_grad=True)
+    depth = (0.5 + torch.rand(1, 1, 10, 10, dtype=torch.float64)).requires_grad_()
+    focus = torch.tensor([[0.45, 1.7]], dtype=torch.float64)  # no pixel exactly in focus (|d - F| kink)
+
+    def layered(a, d):
+        return render_defocus_layered(a, d, focus, psf="lightfield", num_layers=5, inverse_depth_range=(0.4, 2.2),
+                                      **LENS)
+
+    assert torch.autograd.gradcheck(layered, (aif, depth), eps=1e-7, atol=1e-5)
+    small = aif[..., :7, :7].detach().requires_grad_()
+    radius = (0.3 + 1.5 * torch.rand(1, 2, 7, 7, dtype=torch.float64)).requires_grad_()  # levels 0 to 2 px
+    assert torch.autograd.gradcheck(lambda a, r: render_defocus(a, r, psf="lightfield"), (small, radius), eps=1e-6,
+                                    atol=1e-5)
+
+
+@pytest.mark.parametrize("method", ["per_pixel", "layered"])
+def test_lightfield_separable_direct_and_fft_convolutions_agree(method):
+    """float32 light-field kernels up to half-width 8 run as two 1-D passes, float64 ones through the FFT."""
+    aif = _texture(40, 40, seed=13)
+    yy, xx = torch.meshgrid(torch.arange(40), torch.arange(40), indexing="ij")
+    depth = (0.5 + 0.5 * xx / 40.0).to(torch.float64)[None, None]
+    focus = torch.tensor([0.6, 1.0])
+    radius = tl.coc_radius_px(depth, focus_distance_m=focus[:, None, None, None].double(), **LENS)
+    assert 2 < radius.max() < 6  # half-widths 3 to 7: the separable direct path in float32
+    fft = render_focal_stack(aif, depth, focus, method=method, psf="lightfield", **LENS)
+    direct = render_focal_stack(aif.float(), depth.float(), focus, method=method, psf="lightfield", **LENS)
+    assert torch.allclose(fft.float(), direct, atol=2e-5)
