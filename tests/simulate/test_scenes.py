@@ -6,7 +6,10 @@ from focalstack import InputError
 from focalstack.simulate.scenes import (
     Layer,
     Scene,
+    _dead_leaves_layers,
+    _dead_leaves_radii,
     composite_layers,
+    dead_leaves_scene,
     load_middlebury2003,
     load_rgbd,
     load_tsukuba,
@@ -163,3 +166,135 @@ def test_procedural_layers_include_polygons_and_ellipses():
     assert kinds == {"polygon", "ellipse"}
     with pytest.raises(ValueError):
         procedural_scene(np.random.default_rng(0), size=(4, 4))
+
+
+DEAD_LEAVES = dict(size=(96, 96), depth_range_m=(0.3, 3.0), natural_probability=0.7, flat_probability=0.3,
+                   num_leaves=(20, 150), num_thin=(0, 6))
+
+
+def _nearest_inverse_depth(background, layers):
+    """At every pixel, the largest inverse depth of the background and of the layers that cover it."""
+    nearest = background.inverse_depth.copy()
+    for layer in layers:
+        rows, cols = layer.window()
+        nearest[rows, cols] = np.where(layer.mask, np.maximum(nearest[rows, cols], layer.inverse_depth),
+                                       nearest[rows, cols])
+    return nearest
+
+
+def _owners(background, layers):
+    """Index of the layer seen at every pixel (-1: the background), painted far to near with the depth test."""
+    owner = np.full(background.mask.shape, -1)
+    inverse = background.inverse_depth.copy()
+    for i, layer in enumerate(layers):
+        rows, cols = layer.window()
+        wins = layer.mask & (layer.inverse_depth >= inverse[rows, cols])
+        owner[rows, cols][wins], inverse[rows, cols][wins] = i, layer.inverse_depth[wins]
+    return owner
+
+
+def _low_variance_fraction(image, *, window=7, threshold=0.01):
+    """Fraction of pixels whose luminance standard deviation over a window x window box is below threshold."""
+    luminance = image.mean(axis=-1)
+    mean = cv2.blur(luminance, (window, window))
+    variance = np.maximum(cv2.blur(luminance * luminance, (window, window)) - mean * mean, 0)
+    return float((np.sqrt(variance) < threshold).mean())
+
+
+def test_composite_paints_windowed_layers_at_their_origin():
+    h, w = 12, 16
+    background = Layer(np.ones((h, w), bool), np.zeros((h, w, 3), np.float32), np.full((h, w), 0.5, np.float32))
+    small = Layer(np.ones((3, 4), bool), np.full((3, 4, 3), 0.7, np.float32), np.full((3, 4), 1.0, np.float32),
+                  origin=(5, 9))
+    image, inverse = composite_layers(background, [small])
+    assert small.window() == (slice(5, 8), slice(9, 13))
+    assert (inverse[5:8, 9:13] == 1.0).all() and inverse.sum() == 0.5 * (h * w - 12) + 12
+    assert (image[5:8, 9:13] == np.float32(0.7)).all() and image.sum() == pytest.approx(0.7 * 36)
+
+
+def test_dead_leaves_scene_is_deterministic_and_seeds_differ():
+    a = dead_leaves_scene(np.random.default_rng(5), size=(64, 80))
+    b = dead_leaves_scene(np.random.default_rng(5), size=(64, 80))
+    c = dead_leaves_scene(np.random.default_rng(6), size=(64, 80))
+    assert a.name == "dead_leaves" and a.image.shape == (64, 80, 3) and a.depth_m.shape == (64, 80)
+    assert a.image.dtype == np.float32 and a.depth_m.dtype == np.float32
+    np.testing.assert_array_equal(a.image, b.image)
+    np.testing.assert_array_equal(a.depth_m, b.depth_m)
+    assert not np.array_equal(a.image, c.image) and not np.array_equal(a.depth_m, c.depth_m)
+
+
+def test_dead_leaves_depth_and_image_stay_in_range():
+    for seed in range(5):
+        scene = dead_leaves_scene(np.random.default_rng(seed), size=(64, 64), depth_range_m=(0.5, 2.0))
+        assert scene.depth_m.min() >= 0.5 - 1e-5 and scene.depth_m.max() <= 2.0 + 1e-5
+        assert scene.image.min() >= 0.0 and scene.image.max() <= 1.0
+        inverse = 1 / scene.depth_m  # diopters in [0.5, 2]: most of the range is used
+        assert inverse.max() - inverse.min() > 0.6 * (2.0 - 0.5)
+
+
+def test_dead_leaves_show_the_nearest_surface_at_every_pixel():
+    kinds = set()
+    for seed in range(4):
+        background, layers = _dead_leaves_layers(np.random.default_rng(seed), **DEAD_LEAVES)
+        scene = dead_leaves_scene(np.random.default_rng(seed), **DEAD_LEAVES)
+        np.testing.assert_allclose(1 / scene.depth_m, _nearest_inverse_depth(background, layers), rtol=1e-5)
+        leaves = [layer for layer in layers if layer.kind != "thin"]
+        assert background.kind == "background" and 20 <= len(leaves) <= 150
+        assert len(np.unique(_owners(background, layers))) > 15  # many distinct surfaces are seen
+        kinds |= {layer.kind for layer in layers}
+    assert {"disc", "ellipse", "polygon", "thin"} <= kinds
+
+
+def test_dead_leaves_radii_follow_the_power_law():
+    side = 200
+    radii = _dead_leaves_radii(np.random.default_rng(0), 20000, side)
+    r_min, r_max = 0.02 * side, 0.4 * side
+    assert radii.min() >= r_min and radii.max() <= r_max
+    for r in (5.0, 8.0, 16.0, 40.0):  # CDF of a density ~ r^-3 on [r_min, r_max]
+        expected = (r_min**-2 - r**-2) / (r_min**-2 - r_max**-2)
+        assert (radii <= r).mean() == pytest.approx(expected, abs=0.01)
+
+
+def test_dead_leaves_thin_structures_are_thin_and_in_front_of_what_they_cross():
+    distances = []
+    for seed in range(6):
+        background, layers = _dead_leaves_layers(np.random.default_rng(seed), **{**DEAD_LEAVES, "num_thin": (4, 4)})
+        thin = [i for i, layer in enumerate(layers) if layer.kind == "thin"]
+        assert len(thin) == 4 and thin == list(range(len(layers) - 4, len(layers)))  # drawn last
+        for i in thin:
+            layer = layers[i]
+            behind = _nearest_inverse_depth(background, layers[:i])[layer.window()][layer.mask]
+            assert (layer.inverse_depth[layer.mask] >= behind).all()
+            padded = np.pad(layer.mask, 1).astype(np.uint8)  # distance to the nearest pixel off the stroke
+            distances.append(cv2.distanceTransform(padded, cv2.DIST_L2, 5)[1:-1, 1:-1][layer.mask])
+    distances = np.concatenate(distances)
+    assert np.median(distances) <= 2.0 and (distances > 2.5).mean() < 0.05  # 1-4 px wide but at junctions
+    counts = [sum(layer.kind == "thin" for layer in _dead_leaves_layers(np.random.default_rng(s), **DEAD_LEAVES)[1])
+              for s in range(10)]
+    assert max(counts) <= 6 and sum(c > 0 for c in counts) >= 5
+
+
+def test_dead_leaves_flat_probability_gives_texture_poor_regions():
+    def flat_fraction(probability, seed):
+        scene = dead_leaves_scene(np.random.default_rng(seed), size=(96, 96), flat_probability=probability)
+        return _low_variance_fraction(scene.image)
+
+    forced = [flat_fraction(1.0, seed) for seed in range(8)]
+    never = [flat_fraction(0.0, seed) for seed in range(8)]
+    assert np.mean(forced) > 0.15 and np.mean(forced) > 4 * np.mean(never)
+    assert max(forced) > 0.3  # a large untextured wall or sky in some scenes
+
+
+@pytest.mark.parametrize("bad", [
+    {"size": (8, 8)}, {"size": (64,)}, {"size": (64.0, 64)}, {"depth_range_m": (2.0, 1.0)},
+    {"depth_range_m": (0.0, 1.0)}, {"depth_range_m": (0.5, float("inf"))}, {"natural_probability": 1.5},
+    {"flat_probability": -0.1}, {"num_leaves": (5, 2)}, {"num_thin": (-1, 3)},
+])
+def test_dead_leaves_bad_arguments_raise(bad):
+    with pytest.raises(ValueError):
+        dead_leaves_scene(np.random.default_rng(0), **bad)
+
+
+def test_dead_leaves_needs_a_numpy_generator():
+    with pytest.raises(ValueError):
+        dead_leaves_scene(np.random.RandomState(0))  # legacy generator, not a numpy.random.Generator
