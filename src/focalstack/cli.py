@@ -178,6 +178,9 @@ def _depth_method(method: str, weights: Path | None, config: ClassicalConfig, *,
         raise InputError(f"unknown method {method!r}: use a focus measure ({', '.join(FOCUS_MEASURES)}) or a model "
                          f"({', '.join(list_models())}), optionally NAME:TAG for other released weights")
     model = create_model(name, pretrained=weights or tag or True)  # refuses untrained models with a clear message
+    line = "" if weights else _standing_line(method)
+    if line and "LOSES" in line:
+        typer.echo(f"note: {line}", err=True)
 
     def run(stack, progress):
         start = time.perf_counter()
@@ -244,21 +247,43 @@ def models() -> None:
         tags = released_weights(name)
         trained = ("weights: " + ", ".join(join_method(name, t) for t in tags)) if tags else "no weights yet"
         typer.echo(f"{name:20s} {entry.description}\n{'':20s} {trained}")
+        for tag in tags:
+            line = _standing_line(join_method(name, tag))
+            if line:
+                typer.echo(f"{'':20s}   {line}")
+
+
+def _standing_line(method: str) -> str:
+    """One line on how released weights fare against the classical default on the real-image benchmark."""
+    from .models import real_image_standing
+
+    standing = real_image_standing(method)
+    if standing is None:
+        return ""
+    verdict = "beats" if standing["beats_reference"] else "LOSES TO"
+    return (f"{method}: {verdict} the classical default ({standing['reference']}) on the real-image benchmark: "
+            f"{standing['ratio']:.2f}x its MSE ({standing['low']:.2f}-{standing['high']:.2f}; docs/benchmarks.md)")
 
 
 @app.command()
 def simulate(
     out: Path = typer.Option(..., "-o", "--out", help="Dataset folder (created; an unfinished one is resumed)."),
-    profile: str = typer.Option("phone", help="Camera profile: phone, dslr_macro or microscope."),
+    profile: str = typer.Option("phone", help="Camera profile: phone, dslr_macro, microscope or lightfield."),
     num: int = typer.Option(100, help="Number of stacks."),
     size: int = typer.Option(256, help="Side in pixels of the (square) procedural scenes."),
     slices: int = typer.Option(5, help="Slices per stack, uniform in diopters over the profile's focus range."),
     seed: int = typer.Option(0, help="Master seed: stack i is made from (seed, i), whatever the workers."),
     workers: int = typer.Option(1, help="Parallel worker processes."),
-    scene: list[str] = typer.Option(["procedural"], help="'procedural' or an RGB-D folder (Middlebury 2003 or "
-                                    "Tsukuba layout); repeat to cycle through several."),
+    scene: list[str] = typer.Option(["procedural"], help="'procedural', 'dead_leaves' or an RGB-D folder "
+                                    "(image.png + disparity.npy, Middlebury 2003 or Tsukuba layout); repeat to cycle "
+                                    "through several."),
     renderer: str = typer.Option("layered", help="layered (occlusion-aware) or per_pixel."),
-    psf: str = typer.Option("disc", help="disc or gaussian."),
+    psf: str = typer.Option(None, help="disc, gaussian or lightfield; default the profile's (disc; lightfield for "
+                            "the lightfield profile)."),
+    sweep: str = typer.Option("profile", help="profile (uniform in diopters over the profile's focus range) or "
+                              "random (relative to each scene's depth, not always covering it)."),
+    rgbd_views: bool = typer.Option(False, "--rgbd-views", help="RGB-D scenes become random SIZE x SIZE views "
+                                    "(scale, crop, flip, depth range)."),
     ideal: bool = typer.Option(False, "--ideal", help="No camera imperfections at all."),
     no_breathing: bool = typer.Option(False, "--no-breathing", help="No focal breathing."),
     no_focus_error: bool = typer.Option(False, "--no-focus-error", help="No focus-distance / FoV error."),
@@ -269,18 +294,23 @@ def simulate(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
     """Simulate a dataset of focal stacks with ground-truth depth, all-in-focus images and warps."""
-    from .simulate.camera import CameraEffects
-    from .simulate.dataset import SimulationConfig, write_dataset
+    from .simulate.camera import PROFILES, CameraEffects
+    from .simulate.dataset import SCENE_SOURCES, SimulationConfig, write_dataset
+    from .simulate.rgbd import is_rgbd_folder
 
     try:
         effects = CameraEffects.none() if ideal else CameraEffects(
             focal_breathing=not no_breathing, focus_error=not no_focus_error, principal_point=not no_principal_point,
             noise=not no_noise, vignetting=not no_vignetting, jpeg=not no_jpeg)
+        if profile not in PROFILES:
+            raise InputError(f"unknown camera profile {profile!r}; use one of {', '.join(PROFILES)}")
         config = SimulationConfig(profile=profile, num=num, size=size, slices=slices, seed=seed, effects=effects,
-                                  renderer=renderer, psf=psf, scenes=tuple(scene))
+                                  renderer=renderer, psf=psf or PROFILES[profile].psf, scenes=tuple(scene),
+                                  sweep=sweep, rgbd_views=rgbd_views)
         for source in config.scenes:
-            if source != "procedural" and not Path(source).is_dir():
-                raise InputError(f"scene source {source} is neither 'procedural' nor a folder")
+            if source not in SCENE_SOURCES and not is_rgbd_folder(source):
+                raise InputError(f"scene source {source} is neither one of {', '.join(SCENE_SOURCES)} nor an RGB-D "
+                                 "folder")
         start = time.perf_counter()
         with _LazyProgress(disabled=quiet, label="stacks") as progress:
             made = write_dataset(config, out, workers=workers, progress=progress)
@@ -289,6 +319,37 @@ def simulate(
     if not quiet:
         typer.echo(f"wrote {made} stacks to {out} ({num - made} already there), {time.perf_counter() - start:.1f} s",
                    err=True)
+
+
+@app.command("simulate-mix")
+def simulate_mix(
+    mix: Path = typer.Argument(..., help="Mix file (YAML: sources, weights, total; see docs/simulator.md)."),
+    out: Path = typer.Option(..., "-o", "--out", help="Root folder: one dataset per source (an unfinished one is "
+                             "resumed)."),
+    workers: int = typer.Option(1, help="Parallel worker processes."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
+) -> None:
+    """Write a training mix: several simulated sources in set proportions, each a dataset under OUT."""
+    from .simulate.mix import MixConfig, write_mix
+
+    try:
+        config = MixConfig.from_yaml(mix)
+        start = time.perf_counter()
+        with _LazyProgress(disabled=quiet, label="stacks") as progress:
+            folders = write_mix(config, out, workers=workers, progress=progress)
+    except (InputError, OSError) as exc:
+        _fail(exc)
+    if not quiet:
+        counts = config.counts()
+        for folder in folders:
+            typer.echo(f"{folder}: {counts[folder.name]} stacks", err=True)
+        typer.echo(f"done in {time.perf_counter() - start:.1f} s", err=True)
+
+
+_RATIO_GROUPS = {
+    "real-image": lambda name: name.startswith(("real-", "realdev-")),
+    "procedural suite": lambda name: name.split("-")[0] in ("phone", "dslr_macro", "microscope"),
+}
 
 
 @app.command("eval")
@@ -304,6 +365,13 @@ def evaluate_command(
     suite_dir: Path = typer.Option(Path(".focalstack-suite"), help="Where the suite's stacks are generated."),
     rgbd: list[Path] = typer.Option([], "--rgbd", help="RGB-D folders (Middlebury 2003 / Tsukuba) added to the "
                                     "suite as simulated stacks."),
+    real: Path = typer.Option(None, "--real", help="Add the real-image benchmark: the held-out RGB-D scenes under "
+                              "this folder (the layout of shared/data: rgbd/, rgbd_more/) rendered through the three "
+                              "cameras and the light field (generated on first use, in --suite-dir)."),
+    real_split: str = typer.Option("test", help="Scenes of the real-image benchmark: test (the benchmark) or dev "
+                                   "(the development split that chooses checkpoints)."),
+    reference: str = typer.Option("sml", help="Method every other method's MSE is divided by in ratios.md "
+                                  "(when it is evaluated)."),
     workers: int = typer.Option(1, help="Processes generating the suite."),
     limit: int = typer.Option(None, help="Use only the first N samples of each dataset."),
     all_pixels: bool = typer.Option(False, "--all-pixels", help="Also score ground truth outside the focus range."),
@@ -319,8 +387,8 @@ def evaluate_command(
     import shlex
 
     from .eval.datasets import LOADERS  # noqa: F401  (registers every loader)
-    from .eval.runner import evaluate, open_dataset, resolve_method, with_alignment, write_report
-    from .eval.suite import build_suite
+    from .eval.runner import evaluate, open_dataset, ratio_table, resolve_method, with_alignment, write_report
+    from .eval.suite import build_real_suite, build_suite
     from .io.atomic import atomic_directory
 
     command = "focalstack " + " ".join(shlex.quote(a) for a in sys.argv[1:])
@@ -333,17 +401,25 @@ def evaluate_command(
         if suite or rgbd:
             with _LazyProgress(disabled=quiet, label="suite stacks") as progress:
                 datasets.update(build_suite(suite_dir, rgbd_dirs=rgbd, workers=workers, progress=progress))
+        if real is not None:
+            with _LazyProgress(disabled=quiet, label="real-image stacks") as progress:
+                datasets.update(build_real_suite(suite_dir, real, split=real_split, workers=workers,
+                                                 progress=progress))
         if not datasets:
-            raise InputError("nothing to evaluate: give --dataset NAME:PATH or --suite")
+            raise InputError("nothing to evaluate: give --dataset NAME:PATH, --suite or --real DATA")
         with atomic_directory(out, overwrite=overwrite) as tmp:
             with _LazyProgress(disabled=quiet, label="stacks") as progress:
                 rows = evaluate(methods, datasets, focus_range_mask=not all_pixels, limit=limit,
                                 save_dir=tmp / "predictions" if save_predictions else None, progress=progress)
             write_report(rows, tmp, command=command)
+            if reference in methods and len(methods) > 1:
+                (tmp / "ratios.md").write_text(ratio_table(rows, reference=reference, groups=_RATIO_GROUPS))
     except (InputError, OSError) as exc:
         _fail(exc)
     if not quiet:
         typer.echo((out / "report.md").read_text())
+        if (out / "ratios.md").is_file():
+            typer.echo((out / "ratios.md").read_text())
 
 
 @app.command()

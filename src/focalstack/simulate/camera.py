@@ -35,6 +35,10 @@ from ..optics.thin_lens import sensor_distance_m
 from ..stack import Camera, FocalStack
 from .scenes import Scene
 
+# f-number giving the light-field PSF radius 4 |d - d_focus| px (9 views) for disparity d = 10 / Z - 5:
+# radius = f^2 / (2 N pitch) |1/Z - 1/F| (s ~ f, 0.07 % off at the nearest focus) = 4 x 10 |1/Z - 1/F|
+_LIGHTFIELD_F_NUMBER = (1e-3) ** 2 / (2 * 1e-6 * 40.0)
+
 
 @dataclass(frozen=True)
 class CameraProfile:
@@ -58,6 +62,10 @@ class CameraProfile:
         shot_noise: shot-noise variance per unit signal (image units).
         vignetting: relative brightness loss at the image corner (0 = none).
         jpeg_quality: JPEG quality of the camera's output (None = no compression).
+        breathing: whether the lens breathes at all (False for a light field's synthetic refocus).
+        disparity: for a light-field camera, (K, c) such that the disparity between adjacent views of a
+            point at depth Z metres is K / Z - c pixels; its stacks are reported in disparity units.
+        psf: the PSF its stacks are rendered with by default (``disc``; ``lightfield`` for a light field).
     """
 
     name: str
@@ -75,6 +83,9 @@ class CameraProfile:
     shot_noise: float = 0.0
     vignetting: float = 0.0
     jpeg_quality: int | None = None
+    breathing: bool = True
+    disparity: tuple[float, float] | None = None
+    psf: str = "disc"
 
     def __post_init__(self) -> None:
         f_m = self.focal_length_mm * 1e-3
@@ -116,6 +127,14 @@ PROFILES: dict[str, CameraProfile] = {
         principal_point_std_px=2.0,
         read_noise=0.004, shot_noise=3e-4, vignetting=0.1, jpeg_quality=90,
     ),
+    # A 9 x 9-view light field refocused by shift-and-add (the 4D Light Field benchmark's protocol): a thin
+    # lens whose square synthetic aperture spans 8 view baselines. Disparity d = 10 / Z[m] - 5 px between
+    # adjacent views; scenes within d in [-3, 3] px, refocused from d = +2.5 (near) to -2.5 px (far).
+    "lightfield": CameraProfile(
+        name="lightfield", focal_length_mm=1.0, f_number=_LIGHTFIELD_F_NUMBER, pixel_pitch_um=1.0,
+        resolution=(512, 512), focus_range_m=(10 / 7.5, 10 / 2.5), depth_range_m=(10 / 8.0, 10 / 2.0),
+        read_noise=0.002, breathing=False, disparity=(10.0, 5.0), psf="lightfield",
+    ),
 }
 
 
@@ -152,6 +171,48 @@ def focus_sweep(profile: CameraProfile, num_slices: int, *, spacing: str = "diop
     raise ValueError(f"unknown focus spacing {spacing!r}; use 'diopter' or 'linear'")
 
 
+def random_sweep(profile: CameraProfile, num_slices: int, rng: np.random.Generator, *,
+                 depth_m: np.ndarray, margin: tuple[float, float] = (-0.2, 0.25), jitter: float = 0.2) -> np.ndarray:
+    """A random focus sweep in metres, near to far, placed relative to a scene's depth.
+
+    The sweep's ends lie beyond (up to ``margin[1]``) or inside (down to ``margin[0]``, negative) the
+    scene's nearest and farthest inverse depth, as fractions of its span, so a sweep does not always
+    cover all of the scene; they stay within the profile's depth range. Three in ten sweeps are
+    evenly spaced in metres, the rest in diopters; each position then moves by up to ``jitter`` of
+    the spacing.
+
+    Args:
+        profile: the camera.
+        num_slices: slices (>= 2).
+        rng: the only source of randomness.
+        depth_m: the scene's depth (metres), any shape.
+    """
+    if num_slices < 2:
+        raise ValueError(f"a sweep needs at least 2 slices, got {num_slices}")
+    inverse = 1.0 / np.asarray(depth_m, np.float64)
+    lo, hi = float(inverse.min()), float(inverse.max())
+    span = max(hi - lo, 0.05 * hi)
+    bound_lo, bound_hi = 1.0 / profile.depth_range_m[1], 1.0 / profile.depth_range_m[0]
+    near = float(np.clip(hi + rng.uniform(*margin) * span, bound_lo, bound_hi))
+    far = float(np.clip(lo - rng.uniform(*margin) * span, bound_lo, bound_hi))
+    if near - far < 0.2 * span:  # a sweep too narrow to say anything: centre a fifth of the span
+        middle = (near + far) / 2
+        near, far = middle + 0.1 * span, middle - 0.1 * span
+    t = np.linspace(0.0, 1.0, num_slices)
+    t[1:-1] += rng.uniform(-jitter, jitter, num_slices - 2) / (num_slices - 1)
+    if rng.random() < 0.3:  # evenly spaced in metres
+        return np.sort(1.0 / near + t * (1.0 / far - 1.0 / near))
+    return np.sort(1.0 / (near + t * (far - near)))
+
+
+def disparity_from_depth(depth_m, profile: CameraProfile):
+    """A light-field profile's disparity (pixels between adjacent views) of depth in metres: K / Z - c."""
+    if profile.disparity is None:
+        raise ValueError(f"profile {profile.name} is not a light field (no disparity)")
+    scale, offset = profile.disparity
+    return scale / np.asarray(depth_m, np.float64) - offset
+
+
 @dataclass
 class SimulatedStack:
     """A simulated focal stack with everything needed to score depth and alignment.
@@ -181,8 +242,16 @@ class SimulatedStack:
     info: dict = field(default_factory=dict)
 
     def to_focal_stack(self) -> FocalStack:
-        """The stack as a method sees it: slices with the metadata focus distances (metres)."""
+        """The stack as a method sees it: slices with the metadata focus distances (metres), or, for a
+        light field (``info["disparity"]`` = (K, c)), the refocus disparities K / F - c in pixels."""
+        if self.info.get("disparity"):
+            return FocalStack(self.slices, self.disparity(self.focus_distances_m), unit="disparity")
         return FocalStack(self.slices, self.focus_distances_m, unit="m", camera=self.camera)
+
+    def disparity(self, depth_m):
+        """Disparity in pixels of a depth in metres, for a light field's stack (``info["disparity"]``)."""
+        scale, offset = self.info["disparity"]
+        return (scale / np.asarray(depth_m, np.float64) - offset).astype(np.float32)
 
 
 def simulate_stack(
@@ -194,7 +263,7 @@ def simulate_stack(
     effects: CameraEffects | None = None,
     rng: np.random.Generator | None = None,
     renderer: str = "layered",
-    psf="disc",
+    psf=None,
 ) -> SimulatedStack:
     """Render a scene as the focal stack a camera profile would record.
 
@@ -206,7 +275,8 @@ def simulate_stack(
         effects: which imperfections to apply; default all.
         rng: randomness for the imperfections (default: a fresh generator).
         renderer: ``"layered"`` (occlusion-aware, default) or ``"per_pixel"``.
-        psf: ``"disc"`` (default), ``"gaussian"`` or a 2-D kernel.
+        psf: ``"disc"``, ``"gaussian"``, ``"lightfield"`` or a 2-D kernel; default the profile's
+            (``disc``; ``lightfield`` for the light-field profile).
 
     Returns:
         :class:`SimulatedStack`.
@@ -214,6 +284,7 @@ def simulate_stack(
     profile = PROFILES[profile] if isinstance(profile, str) else profile
     effects = effects or CameraEffects()
     rng = rng or np.random.default_rng()
+    psf = profile.psf if psf is None else psf
     h, w = scene.depth_m.shape
     nominal = np.sort(np.asarray(focus_distances_m if focus_distances_m is not None
                                  else focus_sweep(profile, num_slices), dtype=np.float64))
@@ -236,7 +307,8 @@ def simulate_stack(
                           depth_m=scene.depth_m.astype(np.float32), all_in_focus=aif,
                           warps=warps, camera=camera, valid=valid, profile=profile.name,
                           info={"scene": scene.name, "effects": asdict(effects), "renderer": renderer,
-                                "psf": psf if isinstance(psf, str) else "custom"})
+                                "psf": psf if isinstance(psf, str) else "custom",
+                                **({"disparity": list(profile.disparity)} if profile.disparity else {})})
 
 
 def _lens_position_error(nominal: np.ndarray, profile: CameraProfile, effects: CameraEffects, rng) -> np.ndarray:
@@ -260,7 +332,7 @@ def _warps(true_s: np.ndarray, profile: CameraProfile, effects: CameraEffects, r
     h, w = shape
     centre = np.array([(w - 1) / 2, (h - 1) / 2])
     target_s = true_s.max()  # the nearest focus has the longest s, the smallest field of view
-    scale = true_s / target_s if effects.focal_breathing else np.ones_like(true_s)
+    scale = true_s / target_s if effects.focal_breathing and profile.breathing else np.ones_like(true_s)
     shift = np.zeros((len(true_s), 2))
     if effects.principal_point and profile.principal_point_std_px > 0:
         mean = np.asarray(profile.principal_point_mean_px) / profile.working_scale

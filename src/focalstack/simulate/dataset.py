@@ -41,11 +41,13 @@ from .. import __version__
 from ..errors import InputError
 from ..io.images import read_image, write_image
 from ..stack import Camera
-from .camera import PROFILES, CameraEffects, SimulatedStack, simulate_stack
-from .scenes import Scene, load_rgbd, procedural_scene
+from .camera import PROFILES, CameraEffects, SimulatedStack, random_sweep, simulate_stack
+from .rgbd import cached_rgbd_scene, load_rgbd_scene, random_view
+from .scenes import Scene, dead_leaves_scene, procedural_scene
 
 FORMAT = "focalstack-sim-v1"
-SCENE_SOURCES = ("procedural",)  # or a path to an RGB-D folder
+SCENE_SOURCES = ("procedural", "dead_leaves")  # or a path to an RGB-D folder
+SWEEPS = ("profile", "random")
 
 
 @dataclass(frozen=True)
@@ -60,9 +62,15 @@ class SimulationConfig:
         seed: master seed.
         effects: camera effects switched on.
         renderer: ``layered`` or ``per_pixel``.
-        psf: ``disc`` or ``gaussian``.
-        scenes: ``procedural`` or a list of RGB-D folders (used in turn).
+        psf: ``disc``, ``gaussian`` or ``lightfield`` (use it with the ``lightfield`` profile).
+        scenes: ``procedural``, ``dead_leaves`` or RGB-D folders, used in turn.
         depth_range_m: scene depths (near, far) in metres; default the profile's.
+        sweep: ``profile`` (uniform in diopters over the profile's focus range) or ``random``
+            (:func:`~focalstack.simulate.camera.random_sweep`: ends relative to the scene's depth, not
+            always covering it, spacing in diopters or metres, jittered).
+        rgbd_views: RGB-D scenes become random ``size`` x ``size`` views (scale, crop, flip) with a
+            random depth range inside ``depth_range_m`` (:func:`~focalstack.simulate.rgbd.random_view`)
+            instead of the whole scene on ``depth_range_m``.
     """
 
     profile: str = "phone"
@@ -75,14 +83,18 @@ class SimulationConfig:
     psf: str = "disc"
     scenes: tuple[str, ...] = ("procedural",)
     depth_range_m: tuple[float, float] | None = None
+    sweep: str = "profile"
+    rgbd_views: bool = False
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
             raise InputError(f"unknown camera profile {self.profile!r}; use one of {', '.join(PROFILES)}")
         if self.num < 1 or self.size < 16 or self.slices < 2:
             raise InputError("need num >= 1, size >= 16 and slices >= 2")
-        if self.renderer not in ("layered", "per_pixel") or self.psf not in ("disc", "gaussian"):
-            raise InputError("renderer must be layered|per_pixel and psf disc|gaussian")
+        if self.renderer not in ("layered", "per_pixel") or self.psf not in ("disc", "gaussian", "lightfield"):
+            raise InputError("renderer must be layered|per_pixel and psf disc|gaussian|lightfield")
+        if self.sweep not in SWEEPS:
+            raise InputError(f"sweep must be one of {', '.join(SWEEPS)}, not {self.sweep!r}")
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -104,8 +116,9 @@ def generate(config: SimulationConfig, index: int) -> SimulatedStack:
     rng = np.random.default_rng([config.seed, index])
     profile = PROFILES[config.profile]
     scene = _scene(config, index, rng, profile)
-    stack = simulate_stack(scene, profile, num_slices=config.slices, effects=config.effects, rng=rng,
-                           renderer=config.renderer, psf=config.psf)
+    focus = random_sweep(profile, config.slices, rng, depth_m=scene.depth_m) if config.sweep == "random" else None
+    stack = simulate_stack(scene, profile, num_slices=config.slices, focus_distances_m=focus,
+                           effects=config.effects, rng=rng, renderer=config.renderer, psf=config.psf)
     stack.info.update(seed=[config.seed, index])
     return stack
 
@@ -115,7 +128,11 @@ def _scene(config: SimulationConfig, index: int, rng: np.random.Generator, profi
     depth_range = config.depth_range_m or profile.depth_range_m
     if source == "procedural":
         return procedural_scene(rng, size=(config.size, config.size), depth_range_m=depth_range)
-    return load_rgbd(source, depth_range_m=depth_range)
+    if source == "dead_leaves":
+        return dead_leaves_scene(rng, size=(config.size, config.size), depth_range_m=depth_range)
+    if config.rgbd_views:
+        return random_view(cached_rgbd_scene(source), rng, size=config.size, depth_range_m=depth_range)
+    return load_rgbd_scene(source, depth_range_m=depth_range)
 
 
 def write_stack(stack: SimulatedStack, folder: Path) -> None:
@@ -139,22 +156,37 @@ def write_stack(stack: SimulatedStack, folder: Path) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def read_simulated(folder: str | Path) -> SimulatedStack:
-    """Read one stack folder written by :func:`write_stack`."""
+def read_simulated(folder: str | Path, *, require_ground_truth: bool = True) -> SimulatedStack:
+    """Read one stack folder written by :func:`write_stack`.
+
+    With ``require_ground_truth=False`` the folder may lack ``depth.npy``, ``valid.npy``, ``aif.png``
+    and the ``warps``, ``true_focus_distances_m`` and ``profile`` of ``stack.json`` (a dataset
+    stripped of its ground truth, or one's own stacks in this layout): those fields are then None
+    (``profile`` ""); a ``depth.npy`` without ``valid.npy`` is valid where finite and positive.
+    """
     folder = Path(folder)
+    optional = not require_ground_truth
+
+    def load(name: str, reader):
+        return None if optional and not (folder / name).exists() else reader(folder / name)
+
     try:
         meta = json.loads((folder / "stack.json").read_text())
         slices = np.stack([read_image(folder / name) for name in meta["files"]])
-        depth = np.load(folder / "depth.npy")
-        valid = np.load(folder / "valid.npy")
-        aif = read_image(folder / "aif.png")
-    except (OSError, KeyError, ValueError) as exc:
+        depth, valid, aif = load("depth.npy", np.load), load("valid.npy", np.load), load("aif.png", read_image)
+        true_focus, warps, profile = (meta.get(key) if optional else meta[key]
+                                      for key in ("true_focus_distances_m", "warps", "profile"))
+        focus, camera = np.asarray(meta["focus_positions"]), Camera(**meta["camera"])
+    except (OSError, KeyError, ValueError, TypeError) as exc:
         raise InputError(f"{folder} is not a simulated stack folder: {exc}") from None
-    return SimulatedStack(slices=slices, focus_distances_m=np.asarray(meta["focus_positions"]),
-                          true_focus_distances_m=np.asarray(meta["true_focus_distances_m"]), depth_m=depth,
-                          all_in_focus=aif, warps=np.asarray(meta["warps"]), camera=Camera(**meta["camera"]),
-                          valid=valid, profile=meta["profile"],
-                          info={k: meta[k] for k in ("scene", "effects", "renderer", "psf", "seed") if k in meta})
+    if valid is None and depth is not None:
+        valid = np.isfinite(depth) & (depth > 0)
+    return SimulatedStack(slices=slices, focus_distances_m=focus,
+                          true_focus_distances_m=None if true_focus is None else np.asarray(true_focus),
+                          depth_m=depth, all_in_focus=aif, warps=None if warps is None else np.asarray(warps),
+                          camera=camera, valid=valid, profile=profile or "",
+                          info={k: meta[k] for k in ("scene", "effects", "renderer", "psf", "seed", "disparity")
+                                if k in meta})
 
 
 def stack_folder(root: Path, index: int) -> Path:
@@ -216,7 +248,8 @@ def _prepare_root(root: Path, config: SimulationConfig) -> None:
     if meta_path.exists():
         existing = json.loads(meta_path.read_text())
         mine = {k: v for k, v in meta.items() if k != "version"}
-        theirs = {k: v for k, v in existing.items() if k != "version"}
+        # through the config, so that fields added since it was written take their defaults
+        theirs = {"format": existing.get("format"), **SimulationConfig.from_json(existing).to_json()}
         if {k: v for k, v in mine.items() if k != "num"} != {k: v for k, v in theirs.items() if k != "num"}:
             raise InputError(f"{root} holds a dataset made with other settings; use another --out")
     elif root.exists() and any(root.iterdir()):
@@ -228,16 +261,22 @@ def _prepare_root(root: Path, config: SimulationConfig) -> None:
 
 
 def _to_tensors(stack: SimulatedStack) -> dict[str, torch.Tensor]:
-    return {
+    """A stack as a dict of tensors; ``depth`` and ``valid``, ``all_in_focus`` and ``warps`` only when the
+    stack has them (not None)."""
+    out = {
         "slices": torch.from_numpy(np.ascontiguousarray(stack.slices.transpose(0, 3, 1, 2))),  # N, 3, H, W
         "focus_positions": torch.from_numpy(stack.focus_distances_m.astype(np.float32)),  # N, metres
-        "depth": torch.from_numpy(stack.depth_m[None].astype(np.float32)),  # 1, H, W metres
-        "valid": torch.from_numpy(stack.valid[None]),  # 1, H, W
-        "all_in_focus": torch.from_numpy(np.ascontiguousarray(stack.all_in_focus.transpose(2, 0, 1))),
-        "warps": torch.from_numpy(stack.warps.astype(np.float32)),  # N, 2, 3
-        "camera": torch.tensor([stack.camera.focal_length_mm, stack.camera.f_number, stack.camera.pixel_pitch_um],
-                               dtype=torch.float32),  # focal length mm, f-number, pixel pitch um
     }
+    if stack.depth_m is not None:
+        out["depth"] = torch.from_numpy(stack.depth_m[None].astype(np.float32))  # 1, H, W metres
+        out["valid"] = torch.from_numpy(stack.valid[None])  # 1, H, W
+    if stack.all_in_focus is not None:
+        out["all_in_focus"] = torch.from_numpy(np.ascontiguousarray(stack.all_in_focus.transpose(2, 0, 1)))
+    if stack.warps is not None:
+        out["warps"] = torch.from_numpy(stack.warps.astype(np.float32))  # N, 2, 3
+    out["camera"] = torch.tensor([stack.camera.focal_length_mm, stack.camera.f_number, stack.camera.pixel_pitch_um],
+                                 dtype=torch.float32)  # focal length mm, f-number, pixel pitch um
+    return out
 
 
 class SimulatedDataset(Dataset):
@@ -261,19 +300,129 @@ class SimulatedDataset(Dataset):
 
 
 class FocalStackFolderDataset(Dataset):
-    """A dataset written by :func:`write_dataset` (or ``focalstack simulate``), read from disk.
+    """Focal stacks on disk as training data, in either of two layouts.
 
-    Items are the same dicts as :class:`SimulatedDataset`'s.
+    - A **simulated dataset** (``ROOT/dataset.json`` and ``ROOT/NNNNNN/``, written by
+      :func:`write_dataset` or ``focalstack simulate``). Its stack folders may lack ``depth.npy``,
+      ``valid.npy``, ``aif.png`` and the ``warps`` of ``stack.json`` (:func:`read_simulated` with
+      ``require_ground_truth=False``).
+    - A **folder of stack folders** (no ``dataset.json``): every subfolder whose name does not start
+      with ``.`` (or ``ROOT`` itself when it has none) is a stack as ``focalstack depth`` reads it
+      (:func:`focalstack.io.read_stack`): images plus a ``stack.json`` giving ``focus_positions`` with
+      ``unit`` ``"m"`` (or ``"diopter"``) and a ``camera`` with ``focal_length_mm``, ``f_number`` and
+      ``pixel_pitch_um`` (or ``sensor_width_mm``). The slices of a stack share one size; stacks may
+      differ. Grey slices are repeated into 3 channels. These stacks have no ground truth.
+
+    Items are the dicts of :class:`SimulatedDataset`: ``slices`` N x 3 x H x W in [0, 1],
+    ``focus_positions`` N (metres, near to far), ``camera`` (focal length mm, f-number, pixel pitch
+    um), and of ``depth`` (with ``valid``), ``all_in_focus`` and ``warps`` those that every stack of
+    the dataset has (:attr:`ground_truth`), so that all items carry the same keys.
+
+    Args:
+        root: the dataset or the folder of stack folders.
+        max_side: downscale every slice of a stack folder (second layout) so that its longer side is
+            at most this many pixels (0: never); the pixel pitch grows by the same factor, so the
+            blur in pixels stays consistent with the camera. Simulated datasets keep their size.
+
+    Attributes:
+        ground_truth: frozenset of the optional keys (``depth``, ``all_in_focus``, ``warps``) in every item.
+        min_slices: the smallest slice count of any stack.
+
+    Raises:
+        InputError: naming the folder, for a stack that is unreadable, has fewer than 2 slices, slices
+            of different sizes, focus positions not in metres or diopters, or no complete camera (the
+            self-supervised regime renders each stack through its own lens).
+
+    Example:
+        >>> data = FocalStackFolderDataset("data/my_stacks", max_side=512)  # doctest: +SKIP
+        >>> sorted(data[0]), data.ground_truth  # doctest: +SKIP
+        (['camera', 'focus_positions', 'slices'], frozenset())
     """
 
-    def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
-        if not (self.root / "dataset.json").is_file():
-            raise InputError(f"{self.root} has no dataset.json; not a focalstack dataset")
-        self.folders = sorted(p for p in self.root.iterdir() if p.is_dir() and p.name.isdigit())
+    LENS = ("focal_length_mm", "f_number", "pixel_pitch_um")
+
+    def __init__(self, root: str | Path, *, max_side: int = 0) -> None:
+        self.root, self.max_side = Path(root), max_side
+        self.plain: list[tuple[float, list[float]]] | None = None  # per stack folder: (scale, camera row)
+        if (self.root / "dataset.json").is_file():
+            self.folders = sorted(p for p in self.root.iterdir() if p.is_dir() and p.name.isdigit())
+            self.ground_truth = self._simulated_ground_truth()
+            self.min_slices = int(json.loads((self.root / "dataset.json").read_text())["slices"])
+        else:
+            self.folders = self._stack_folders()
+            metadata = [self._plain_metadata(folder) for folder in self.folders]
+            self.plain = [(scale, row) for _, scale, row in metadata]
+            self.ground_truth = frozenset()
+            self.min_slices = min(count for count, _, _ in metadata)
+
+    def _stack_folders(self) -> list[Path]:
+        if not self.root.is_dir():
+            raise InputError(f"{self.root} is not a folder" if self.root.exists() else f"{self.root} does not exist")
+        folders = sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        return folders or [self.root]
+
+    def _simulated_ground_truth(self) -> frozenset[str]:
+        """The optional keys every stack folder provides; refuses a stack without its camera's lens."""
+        have = {"depth", "all_in_focus", "warps"}
+        for folder in self.folders:
+            try:
+                meta = json.loads((folder / "stack.json").read_text())
+            except (OSError, ValueError) as exc:
+                raise InputError(f"{folder} is not a simulated stack folder: {exc}") from None
+            camera = meta.get("camera") or {}
+            self._check_lens(folder, [camera.get(name) for name in self.LENS])
+            have -= {key for key, name in (("depth", "depth.npy"), ("all_in_focus", "aif.png"))
+                     if not (folder / name).is_file()}
+            have -= set() if "warps" in meta else {"warps"}
+        return frozenset(have)
+
+    @classmethod
+    def _check_lens(cls, folder: Path, row: list[float | None]) -> None:
+        missing = [name for name, value in zip(cls.LENS, row) if value is None]
+        if missing:
+            raise InputError(f"{folder}: training re-renders each stack through its lens, so its stack.json needs a "
+                             f"'camera' with focal_length_mm, f_number and pixel_pitch_um (or sensor_width_mm); "
+                             f"missing: {', '.join(missing)}")
+
+    def _plain_metadata(self, folder: Path) -> tuple[int, float, list[float]]:
+        """(slice count, downscale factor, camera row at that scale) of a stack folder, or InputError."""
+        from ..io.stackdir import read_stack
+
+        try:
+            stack = read_stack(folder)
+        except InputError as exc:
+            raise InputError(f"{folder} is not a usable stack folder: {exc}") from None
+        if stack.unit not in ("m", "diopter") or (stack.focus_positions <= 0).any():
+            raise InputError(f"{folder}: training needs positive focus positions in metres (or diopters), "
+                             f"'focus_positions' with 'unit': 'm' in its stack.json; got unit {stack.unit!r}")
+        height, width = stack.shape
+        camera = stack.camera or Camera()
+        row = [camera.focal_length_mm, camera.f_number, camera.pixel_pitch_for(width)]
+        self._check_lens(folder, row)
+        scale = min(1.0, self.max_side / max(height, width)) if self.max_side else 1.0
+        row[2] *= width / max(1, round(width * scale))  # the same sensor in fewer, larger pixels
+        return len(stack), scale, row
 
     def __len__(self) -> int:
         return len(self.folders)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        return _to_tensors(read_simulated(self.folders[index]))
+        if self.plain is not None:
+            return self._read_plain(index)
+        item = _to_tensors(read_simulated(self.folders[index], require_ground_truth=False))
+        absent = {"depth", "all_in_focus", "warps"} - self.ground_truth
+        absent |= {"valid"} if "depth" in absent else set()
+        return {key: value for key, value in item.items() if key not in absent}
+
+    def _read_plain(self, index: int) -> dict[str, torch.Tensor]:
+        from ..io.stackdir import read_stack
+
+        scale, camera = self.plain[index]
+        stack = read_stack(self.folders[index], scale=scale)
+        slices = stack.to_array()
+        if slices.ndim == 3:  # grey
+            slices = np.repeat(slices[..., None], 3, axis=-1)
+        focus = stack.focus_positions if stack.unit == "m" else 1.0 / stack.focus_positions
+        return {"slices": torch.from_numpy(np.ascontiguousarray(slices.transpose(0, 3, 1, 2))),
+                "focus_positions": torch.from_numpy(focus.astype(np.float32)),
+                "camera": torch.tensor(camera, dtype=torch.float32)}
