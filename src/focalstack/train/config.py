@@ -30,9 +30,13 @@ import yaml
 
 from ..classical import FOCUS_MEASURES
 from ..errors import InputError
+from ..eval.metrics import DEPTH_METRICS
 from ..io.atomic import atomic_file
 
 REGIMES = ("depth", "aif", "self")
+# validation metrics that may pick best.pt, with the ground truth each needs in the validation stacks
+BEST_METRICS = {"mse_norm": "depth", **dict.fromkeys(DEPTH_METRICS, "depth"), "aif_l1": "all_in_focus",
+                "rerender": ""}
 
 
 @dataclass
@@ -59,11 +63,17 @@ class DataConfig:
     """Where training stacks come from and how each batch is cut from them.
 
     Attributes:
-        folders: simulated datasets on disk (``focalstack simulate`` output), used together.
+        folders: stacks on disk, used together: simulated datasets (``focalstack simulate`` output; their
+            stack folders may lack depth, all-in-focus image and warps) or folders of one's own stack
+            folders as ``focalstack depth`` reads them (no ground truth; each ``stack.json`` needs focus
+            positions in metres and the camera's focal length, f-number and pixel pitch), see
+            :class:`~focalstack.simulate.dataset.FocalStackFolderDataset`. Data without ground-truth
+            depth (or all-in-focus images) trains only the ``self`` regime.
         simulate: on-the-fly simulation instead, one entry per camera profile, each a mapping of
             :class:`~focalstack.simulate.dataset.SimulationConfig` fields (``profile``, ``size``,
             ``slices``, ...); ``num`` sets how many distinct stacks each yields.
-        val_folders: datasets for validation (full images, all slices).
+        val_folders: datasets for validation (full images, all slices), of either kind as ``folders``;
+            without ground truth they give only the ``rerender`` metric.
         val_max: validate on at most this many stacks per folder.
         crop: side of the square random crop, pixels (0: whole images; they must then agree).
         min_slices, max_slices: each batch uses a random number of slices in this range (the
@@ -84,6 +94,9 @@ class DataConfig:
         align_teacher: with ``align`` off, the pseudo-label teacher (``self_pseudo``) sees each whole
             stack aligned, as it was trained, so that its depth is in the ground truth's frame; the
             student still sees the recorded slices.
+        max_side: downscale the slices of one's own stack folders (training and validation) on loading
+            so that their longer side is at most this many pixels, the pixel pitch growing by the same
+            factor (0: never; simulated datasets keep their size). Must be at least ``crop``.
         cache: keep every decoded training stack in memory (8-bit, ~0.6 MB per 8 x 256x256 stack)
             instead of decoding its PNG files at every use.
         augment: see :class:`AugmentConfig`.
@@ -102,6 +115,7 @@ class DataConfig:
     val_align: bool = False
     align_targets: bool = False
     align_teacher: bool = False
+    max_side: int = 0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
@@ -191,8 +205,13 @@ class TrainConfig:
         checkpoint_every: steps between checkpoints (also one at the end and on interrupt).
         val_every: steps between validations (0: only at the end).
         log_every: steps between log lines / TensorBoard points.
-        best_metric: validation metric whose minimum picks ``best.pt`` (``mse_norm``; ``aif_l1``, the
-            all-in-focus L1 error, for runs that must not see depth even in model selection).
+        best_metric: validation metric whose minimum picks ``best.pt``: ``mse_norm`` (or another depth
+            metric of :data:`~focalstack.eval.metrics.DEPTH_METRICS`; these need ground-truth depth in
+            the validation stacks), ``aif_l1`` (the all-in-focus L1 error, needs true all-in-focus
+            images; for runs that must not see depth even in model selection) or ``rerender`` (the
+            self-supervised re-rendering error of the validation stacks with the ``self_*`` renderer,
+            :func:`~focalstack.train.trainer.rerender_error`; needs no ground truth, only a model with an
+            all-in-focus output). A metric the validation stacks cannot give is refused at start.
         device: ``auto`` (CUDA if present), ``cpu`` or ``cuda``.
         amp: mixed precision on CUDA (bfloat16 autocast); ignored on CPU.
         threads: torch threads per process (0: torch's default).
@@ -271,6 +290,10 @@ class TrainConfig:
             problems.append("data needs 'folders' or 'simulate'")
         if self.data.min_slices < 2 or (self.data.max_slices and self.data.max_slices < self.data.min_slices):
             problems.append("data needs 2 <= min_slices <= max_slices (0 = all)")
+        if self.best_metric not in BEST_METRICS:
+            problems.append(f"best_metric must be one of {', '.join(BEST_METRICS)}, not {self.best_metric!r}")
+        if self.data.max_side < 0 or (self.data.max_side and self.data.max_side < self.data.crop):
+            problems.append("data.max_side must be 0 (off) or at least data.crop")
         if self.optim.name not in ("adam", "adamw"):
             problems.append("optim.name must be adam or adamw")
         if self.optim.schedule not in ("constant", "cosine", "step"):

@@ -9,8 +9,11 @@ from ``numpy.random.default_rng([seed, tag, step, ...])``, so
 - worker processes can build batches in any order;
 - the K processes of a distributed run take disjoint, fixed slices of the same global batch.
 
-The stacks themselves come from simulated datasets on disk or from the simulator on the fly
-(:mod:`focalstack.simulate.dataset`); both yield the same dicts of tensors.
+The stacks themselves come from simulated datasets or one's own stack folders on disk, or from the
+simulator on the fly (:mod:`focalstack.simulate.dataset`); all yield the same dicts of tensors, except
+that stacks without ground truth have no ``depth``, ``valid`` or ``all_in_focus``: a batch carries
+those only when every stack of the source has them (:attr:`StepBatches.ground_truth`); without them
+only the self-supervised regime trains (the trainer refuses the others at start).
 
 With ``pseudo`` (a focus measure), every batch also carries a **pseudo-label**: the classical
 depth-from-focus pipeline's depth and confidence for the whole stack (all slices, aligned when
@@ -20,7 +23,6 @@ regime can use it as a teacher; it involves no ground truth.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 import numpy as np
@@ -38,7 +40,7 @@ _ORDER, _STEP, _ITEM = 1, 2, 3
 
 def open_sources(config: DataConfig) -> Dataset:
     """All training stacks of ``config`` as one dataset (folders, then on-the-fly simulations)."""
-    parts: list[Dataset] = [FocalStackFolderDataset(folder) for folder in config.folders]
+    parts: list[Dataset] = [FocalStackFolderDataset(folder, max_side=config.max_side) for folder in config.folders]
     for entry in config.simulate:
         try:
             parts.append(SimulatedDataset(SimulationConfig.from_json(dict(entry))))
@@ -67,7 +69,7 @@ class CachedSource(Dataset):
         if index not in self.items:
             item = dict(self.source[index])
             for key in self._EIGHT_BIT:
-                if item[key].is_floating_point():
+                if key in item and item[key].is_floating_point():
                     item[key] = (item[key] * 255).round().clamp(0, 255).to(torch.uint8)
             self.items[index] = item
         return self.items[index]
@@ -75,17 +77,39 @@ class CachedSource(Dataset):
 
 def slices_per_stack(source: Dataset) -> int:
     """The smallest slice count of any stack in ``source`` (from the datasets' metadata)."""
-    source = source.source if isinstance(source, CachedSource) else source
-    parts = source.datasets if isinstance(source, ConcatDataset) else [source]
     counts = []
-    for part in parts:
+    for part in _parts(source):
         if isinstance(part, SimulatedDataset):
             counts.append(part.config.slices)
         elif isinstance(part, FocalStackFolderDataset):
-            counts.append(int(json.loads((part.root / "dataset.json").read_text())["slices"]))
+            counts.append(part.min_slices)
         else:
             counts.append(int(part[0]["slices"].shape[0]))
     return min(counts)
+
+
+def _parts(source: Dataset) -> list[Dataset]:
+    source = source.source if isinstance(source, CachedSource) else source
+    return list(source.datasets) if isinstance(source, ConcatDataset) else [source]
+
+
+def lacking(source: Dataset, key: str) -> list[str]:
+    """The parts of ``source`` (folders by name) whose stacks do not all carry ``key`` (``depth``,
+    ``all_in_focus`` or ``warps``); on-the-fly simulations carry all of them."""
+    names = []
+    for part in _parts(source):
+        if isinstance(part, FocalStackFolderDataset):
+            has = key in part.ground_truth
+        else:
+            has = isinstance(part, SimulatedDataset) or key in part[0]
+        if not has:
+            names.append(str(part.root) if isinstance(part, FocalStackFolderDataset) else type(part).__name__)
+    return names
+
+
+def ground_truth_of(source: Dataset) -> frozenset[str]:
+    """Which of ``depth`` (with ``valid``), ``all_in_focus`` and ``warps`` every stack of ``source`` has."""
+    return frozenset(key for key in ("depth", "all_in_focus", "warps") if not lacking(source, key))
 
 
 class StepBatches(Dataset):
@@ -97,6 +121,11 @@ class StepBatches(Dataset):
         batch_size: the global batch.
         seed: master seed.
         rank, world_size: this process's share of each global batch.
+
+    Attributes:
+        ground_truth: which of ``depth`` (batch keys ``depth``, ``valid``), ``all_in_focus`` and ``warps``
+            every stack of ``source`` has (:func:`ground_truth_of`); batches carry the first two only when
+            listed, and the warps serve ``align`` / ``align_targets`` only when listed.
     """
 
     def __init__(self, source: Dataset, config: DataConfig, *, batch_size: int, seed: int,
@@ -113,6 +142,8 @@ class StepBatches(Dataset):
         self._teacher_fn = None
         # the same for every process, so that all agree on a step's slice count
         self.slices_available = slices_per_stack(source)
+        # what every stack has, so that all batches carry the same keys (none of them for one's own stacks)
+        self.ground_truth = ground_truth_of(source)
 
     def __len__(self) -> int:  # indexable by any step; DataLoader uses an explicit sampler
         return 2**62
@@ -169,20 +200,26 @@ class StepBatches(Dataset):
 
     def _prepare(self, item: dict[str, torch.Tensor], count: int, rng: np.random.Generator,
                  pseudo: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        """One stack's share of the batch: ``slices``, ``focus_positions``, ``camera`` and, where every stack
+        of the source has them (:attr:`ground_truth`), ``depth`` / ``valid`` and ``all_in_focus``."""
         n = item["slices"].shape[0]
         subset = torch.from_numpy(np.sort(rng.choice(n, size=count, replace=False)))
         slices = item["slices"][subset]
         targets = None  # the slices in the ground truth's frame, for the pixel losses only
-        if "warps" in item and self.config.align:
-            slices = _align(slices, item["warps"][subset])
-        elif "warps" in item and self.config.align_targets:
-            targets = unit_float(_align(slices, item["warps"][subset]))
+        warps = item["warps"][subset] if "warps" in self.ground_truth else None
+        if warps is not None and self.config.align:
+            slices = _align(slices, warps)
+        elif warps is not None and self.config.align_targets:
+            targets = unit_float(_align(slices, warps))
         slices = unit_float(slices)
-        aif = unit_float(item["all_in_focus"])
-        depth, valid = item["depth"].float(), item["valid"].bool()
         if targets is not None:  # crops, flips and colour changes identical to the slices'
             slices = torch.cat([slices, targets])
-        spatial = [slices, aif, depth, valid, *(pseudo or ())]
+        truth = {}
+        if "all_in_focus" in self.ground_truth:
+            truth["all_in_focus"] = unit_float(item["all_in_focus"])
+        if "depth" in self.ground_truth:
+            truth["depth"], truth["valid"] = item["depth"].float(), item["valid"].bool()
+        spatial = [slices, *truth.values(), *(pseudo or ())]
         crop = self.config.crop
         h, w = slices.shape[-2:]
         if crop:
@@ -191,20 +228,23 @@ class StepBatches(Dataset):
             top, left = int(rng.integers(0, h - crop + 1)), int(rng.integers(0, w - crop + 1))
             spatial = [t[..., top:top + crop, left:left + crop] for t in spatial]
         spatial = _geometric(spatial, self.config.augment, rng)
-        slices, aif, depth, valid = spatial[:4]
-        slices, aif = _photometric(slices, aif, self.config.augment, rng)
-        valid = valid & torch.isfinite(depth) & (depth > 0)
-        extra = {"pseudo_depth": spatial[4].contiguous(), "pseudo_confidence": spatial[5].contiguous()} \
+        slices, truth = spatial[0], dict(zip(truth, spatial[1:]))
+        slices, aif = _photometric(slices, truth.get("all_in_focus"), self.config.augment, rng)
+        if aif is not None:
+            truth["all_in_focus"] = aif
+        extra = {"pseudo_depth": spatial[-2].contiguous(), "pseudo_confidence": spatial[-1].contiguous()} \
             if pseudo else {}
         if targets is not None:
             slices, extra["target_slices"] = slices[:count], slices[count:].contiguous()
+        if "depth" in truth:
+            valid = truth["valid"] & torch.isfinite(truth["depth"]) & (truth["depth"] > 0)
+            truth["depth"] = torch.where(valid, truth["depth"], torch.ones_like(truth["depth"]))
+            truth["valid"] = valid
         return {
             **extra,
             "slices": slices.contiguous(),
             "focus_positions": item["focus_positions"][subset].float(),
-            "depth": torch.where(valid, depth, torch.ones_like(depth)).contiguous(),
-            "valid": valid.contiguous(),
-            "all_in_focus": aif.contiguous(),
+            **{key: truth[key].contiguous() for key in ("depth", "valid", "all_in_focus") if key in truth},
             "camera": item["camera"].float(),
         }
 
@@ -266,30 +306,44 @@ def _geometric(tensors: list[torch.Tensor], augment: AugmentConfig, rng: np.rand
     return tensors
 
 
-def _photometric(slices: torch.Tensor, aif: torch.Tensor, augment: AugmentConfig,
-                 rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def _photometric(slices: torch.Tensor, aif: torch.Tensor | None, augment: AugmentConfig,
+                 rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Gain, contrast (about the mean of the all-in-focus image, else of the slices) and gamma."""
     gain = 1 + augment.brightness * (2 * rng.random() - 1)
     contrast = 1 + augment.contrast * (2 * rng.random() - 1)
     gamma = float(np.exp(np.log1p(augment.gamma) * (2 * rng.random() - 1)))
     if gain == contrast == gamma == 1:
         return slices, aif
-    mean = float(aif.mean())
+    mean = float((aif if aif is not None else slices).mean())
 
     def apply(x: torch.Tensor) -> torch.Tensor:
         x = x.clamp(0, 1) ** gamma
         return ((x * gain - mean * gain) * contrast + mean * gain).clamp(0, 1)
 
-    return apply(slices), apply(aif)
+    return apply(slices), apply(aif) if aif is not None else None
 
 
 class ValidationSet:
     """Whole stacks (all slices, full size) from validation folders, at most ``max_per_folder`` each;
-    with ``align`` their slices are warped into the ground truth's frame (see ``DataConfig.align``)."""
+    with ``align`` their slices are warped into the ground truth's frame (see ``DataConfig.align``).
 
-    def __init__(self, folders: Sequence[str], max_per_folder: int, *, align: bool = False) -> None:
+    The folders are read as training folders are (:class:`~focalstack.simulate.dataset.FocalStackFolderDataset`,
+    ``max_side`` included), so they may be one's own stacks without ground truth.
+
+    Attributes:
+        ground_truth: which of ``depth``, ``all_in_focus`` and ``warps`` every validation stack has;
+            a metric that needs one is computed only then.
+        lacking: per key, the folders without it (for messages).
+    """
+
+    def __init__(self, folders: Sequence[str], max_per_folder: int, *, align: bool = False,
+                 max_side: int = 0) -> None:
         self.items = []
-        for folder in folders:
-            dataset = FocalStackFolderDataset(folder)
+        datasets = [FocalStackFolderDataset(folder, max_side=max_side) for folder in folders]
+        self.lacking = {key: [str(d.root) for d in datasets if key not in d.ground_truth]
+                        for key in ("depth", "all_in_focus", "warps")}
+        self.ground_truth = frozenset(key for key, names in self.lacking.items() if not names)
+        for dataset in datasets:
             for i in range(min(len(dataset), max_per_folder)):
                 item = dataset[i]
                 if align and "warps" in item:

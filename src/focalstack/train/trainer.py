@@ -54,14 +54,16 @@ from torch.utils.data import DataLoader
 from ..errors import InputError
 from ..eval.metrics import average_metrics, depth_metrics
 from ..io.atomic import atomic_file
-from ..models.base import DepthOutput
+from ..models.base import DepthOutput, device_of
 from ..models.registry import create_model
 from ..models.weights import load_weights, save_weights
-from .config import TrainConfig
-from .data import StepBatches, ValidationSet, load_teacher, open_sources, unit_float
+from .config import BEST_METRICS, TrainConfig
+from .data import StepBatches, ValidationSet, lacking, load_teacher, open_sources, unit_float
 from .losses import aif_loss, aif_rerender_loss, depth_in_metres, depth_loss, gradient_matching, self_supervised_loss
 
 CHECKPOINT_FORMAT = "focalstack-train-v1"
+_ECHOED_METRICS = ("mse_norm", "mse", "mae", "abs_rel", "bump", "aif_l1", "rerender")  # on validation lines
+RERENDER_MAX_SIDE = 256  # the rerender metric scores a centre crop of at most this side (rendering cost)
 # config keys that may differ between a run and its resumption
 _RESUMABLE_CHANGES = {"steps", "checkpoint_every", "val_every", "log_every", "threads", "data.workers",
                       "data.val_folders", "data.val_max", "data.val_align"}
@@ -121,6 +123,49 @@ def _pixel_targets(batch: dict[str, Tensor]) -> Tensor:
     return batch.get("target_slices", batch["slices"])
 
 
+def rerender_error(depth_m: Tensor, aif: Tensor, slices: Tensor, focus_distances_m: Tensor, *, camera: Tensor,
+                   config: TrainConfig, max_side: int = RERENDER_MAX_SIDE) -> float:
+    """The ``rerender`` validation metric: the self-supervised regime's re-rendering term
+    (:func:`~focalstack.train.losses.self_supervised_loss`'s ``reconstruction``, (1 - SSIM) / 2 and L1
+    weighted 0.85 / 0.15) with the renderer ``config`` trains with (``self_renderer``, ``self_psf``,
+    ``self_layers``, ``self_layer_range``, ``self_render_aif``). It needs no ground truth: lower means
+    the predicted depth and all-in-focus image explain the recorded slices better.
+
+    Args:
+        depth_m: B x 1 x H x W predicted depth, metres.
+        aif: B x C x H x W predicted all-in-focus image in [0, 1].
+        slices: B x N x C x H x W the recorded slices in [0, 1].
+        focus_distances_m: B x N focus distances, metres.
+        camera: B x 3 rows (focal length mm, f-number, pixel pitch um).
+        max_side: the centre crop (at most ``max_side`` x ``max_side``) that is rendered and scored.
+
+    Example (the true depth and image of a rendered stack score about 0):
+        >>> from focalstack.optics import render_focal_stack
+        >>> aif, depth = torch.rand(1, 3, 32, 32), torch.full((1, 1, 32, 32), 0.8)
+        >>> camera, focus = torch.tensor([[4.4, 1.8, 1.4]]), torch.tensor([[0.5, 0.8, 2.0]])
+        >>> stack = render_focal_stack(aif, depth, focus, **_lens(camera))
+        >>> config = TrainConfig.from_dict({"model": "aifdepthnet_light", "data": {"folders": ["unused"]}})
+        >>> rerender_error(depth, aif, stack, focus, camera=camera, config=config) < 1e-4
+        True
+    """
+    if depth_m.shape[-2:] != aif.shape[-2:] or slices.shape[-2:] != aif.shape[-2:]:
+        raise ValueError(f"depth {tuple(depth_m.shape)}, all-in-focus {tuple(aif.shape)} and slices "
+                         f"{tuple(slices.shape)} must share H x W")
+    depth_m, aif, slices = (_centre_crop(t, max_side) for t in (depth_m, aif, slices))
+    _, parts = self_supervised_loss(
+        depth_m, aif.clamp(0, 1), slices, focus_distances_m, **_lens(camera),
+        method=config.self_renderer, psf=config.self_psf, num_layers=config.self_layers,
+        render_aif=config.self_render_aif, layer_range=config.self_layer_range, reconstruction_weight=1.0)
+    return parts["reconstruction"]
+
+
+def _centre_crop(image: Tensor, side: int) -> Tensor:
+    """The central (at most) side x side window of an ... x H x W tensor."""
+    h, w = image.shape[-2:]
+    top, left = max(h - side, 0) // 2, max(w - side, 0) // 2
+    return image[..., top:top + side, left:left + side]
+
+
 def _with_pseudo_label(loss: Tensor, parts: dict[str, float], out: DepthOutput, batch: dict[str, Tensor],
                        positions: Tensor, config: TrainConfig) -> tuple[Tensor, dict[str, float]]:
     """``loss`` plus ``self_pseudo`` x the teacher's confidence-weighted L1 distance in normalised inverse depth
@@ -171,6 +216,31 @@ def _flatten(data: dict, prefix: str = "") -> dict:
         else:
             flat[prefix + key] = value
     return flat
+
+
+def _depth_scores(depth_d: Tensor, item: dict[str, Tensor], focus_m: Tensor) -> dict[str, float]:
+    """Depth metrics (metres) and ``mse_norm`` (normalised inverse depth) of a 1 x 1 x H x W prediction in
+    diopters against a validation stack's ground truth."""
+    device = depth_d.device
+    gt_m = item["depth"][None].float().to(device)
+    valid = item["valid"][None].to(device) & (gt_m > 0)
+    target = normalise_depth(1.0 / gt_m.clamp_min(1e-9), 1.0 / focus_m)
+    mse_norm = float(((normalise_depth(depth_d, 1.0 / focus_m) - target)[valid]).square().mean())
+    pred_m = (1.0 / depth_d.clamp_min(1e-9))[0, 0].cpu().numpy()
+    return {**depth_metrics(pred_m, gt_m[0, 0].cpu().numpy(), valid[0, 0].cpu().numpy()), "mse_norm": mse_norm}
+
+
+@torch.no_grad()
+def _predicts_all_in_focus(model: nn.Module) -> bool:
+    """Whether ``model`` has an all-in-focus output (one forward pass on a small dummy stack, eval mode)."""
+    was_training = model.training
+    model.eval()
+    try:
+        device = device_of(model)
+        slices = torch.full((1, 2, 3, 32, 32), 0.5, device=device)
+        return model(slices, torch.tensor([[2.0, 1.0]], device=device)).all_in_focus is not None
+    finally:
+        model.train(was_training)
 
 
 class Trainer:
@@ -225,8 +295,11 @@ class Trainer:
                                    seed=config.seed, rank=self.rank, world_size=self.world,
                                    pseudo=pseudo, teacher_regime=config.regime,
                                    teacher_dihedral=config.self_pseudo_dihedral)
-        self.validation = ValidationSet(config.data.val_folders, config.data.val_max,
-                                        align=config.data.val_align) if self.rank == 0 else None
+        self._check_ground_truth()
+        self.validation = ValidationSet(config.data.val_folders, config.data.val_max, align=config.data.val_align,
+                                        max_side=config.data.max_side) if self.rank == 0 else None
+        if self.validation:
+            self._check_best_metric()
         if resume:
             self._load_checkpoint(self.out / "last.pt")
         self._writer = None
@@ -238,6 +311,30 @@ class Trainer:
             raise InputError(f"nothing to resume: {last} does not exist")
         if not resume and last.exists():
             raise InputError(f"{self.out} already holds a run; pass --resume to continue it or choose another out")
+
+    def _check_ground_truth(self) -> None:
+        """Refuse a regime whose supervision the training stacks lack (one's own stacks train only ``self``)."""
+        needs = {"depth": ("depth", "ground-truth depth"), "aif": ("all_in_focus", "true all-in-focus images")}
+        if self.config.regime not in needs:
+            return
+        key, what = needs[self.config.regime]
+        missing = lacking(self.batches.source, key)
+        if missing:
+            raise InputError(f"regime '{self.config.regime}' needs {what}, which the training data "
+                             f"{', '.join(missing)} lack(s); train stacks without ground truth with regime: self")
+
+    def _check_best_metric(self) -> None:
+        """Refuse a ``best_metric`` the validation stacks (or the model) cannot give."""
+        metric = self.config.best_metric
+        need = BEST_METRICS[metric]
+        if need and need not in self.validation.ground_truth:
+            what = "ground-truth depth" if need == "depth" else "true all-in-focus images"
+            raise InputError(f"best_metric '{metric}' needs {what} in the validation stacks, which "
+                             f"{', '.join(self.validation.lacking[need])} lack(s); use best_metric: rerender "
+                             "(the self-supervised re-rendering error, no ground truth needed)")
+        if metric == "rerender" and not _predicts_all_in_focus(self.model):
+            raise InputError(f"best_metric 'rerender' needs a model with an all-in-focus output; "
+                             f"{self.config.model} has none")
 
     def _device(self) -> torch.device:
         want = self.config.device
@@ -348,36 +445,39 @@ class Trainer:
     # ------------------------------------------------------------------ validation
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
-        """Metrics on the validation stacks (full size, all slices); empty without validation data."""
+        """Metrics on the validation stacks (full size, all slices), each the mean over the stacks; empty
+        without validation data. Depth metrics and ``mse_norm`` need ground-truth depth in every validation
+        stack, ``aif_l1`` true all-in-focus images, ``rerender`` (:func:`rerender_error`) only a model with an
+        all-in-focus output."""
         if not self.validation:
             return {}
         model = self.ema.module if self.ema is not None else self.model
         was_training = model.training
         model.eval()
-        per_image, norm_errors, aif_errors = [], [], []
         try:
-            for item in self.validation:
-                slices = unit_float(item["slices"])[None].to(self.device)
-                focus_m = item["focus_positions"].float()[None].to(self.device)
-                with self._autocast():
-                    out = model(slices, 1.0 / focus_m)
-                depth_d = out.depth.float()
-                valid = item["valid"][None].to(self.device) & (item["depth"][None].to(self.device) > 0)
-                gt_m = item["depth"][None].float().to(self.device)
-                target = normalise_depth(1.0 / gt_m.clamp_min(1e-9), 1.0 / focus_m)
-                norm_errors.append(float(((normalise_depth(depth_d, 1.0 / focus_m) - target)[valid]).square().mean()))
-                if out.all_in_focus is not None:
-                    true_aif = unit_float(item["all_in_focus"])[None].to(self.device)
-                    aif_errors.append(float((out.all_in_focus.float() - true_aif).abs().mean()))
-                pred_m = (1.0 / depth_d.clamp_min(1e-9))[0, 0].cpu().numpy()
-                per_image.append(depth_metrics(pred_m, gt_m[0, 0].cpu().numpy(), valid[0, 0].cpu().numpy()))
+            rows = [self._validation_scores(model, item) for item in self.validation]
         finally:
             model.train(was_training)
-        metrics = average_metrics(per_image)
-        metrics["mse_norm"] = float(np.mean(norm_errors))
-        if aif_errors:  # lets all-in-focus-supervised runs pick their best checkpoint without depth
-            metrics["aif_l1"] = float(np.mean(aif_errors))
-        return metrics
+        return average_metrics(rows)
+
+    def _validation_scores(self, model: nn.Module, item: dict[str, Tensor]) -> dict[str, float]:
+        """The validation metrics of one whole stack."""
+        slices = unit_float(item["slices"])[None].to(self.device)
+        focus_m = item["focus_positions"].float()[None].to(self.device)
+        with self._autocast():
+            out = model(slices, 1.0 / focus_m)
+        depth_d = out.depth.float()
+        scores = {}
+        if "depth" in self.validation.ground_truth:
+            scores.update(_depth_scores(depth_d, item, focus_m))
+        if out.all_in_focus is not None:
+            aif = out.all_in_focus.float()
+            if "all_in_focus" in self.validation.ground_truth:  # lets all-in-focus-supervised runs pick without depth
+                scores["aif_l1"] = float((aif - unit_float(item["all_in_focus"])[None].to(self.device)).abs().mean())
+            camera = item["camera"].float()[None].to(self.device)
+            scores["rerender"] = rerender_error(depth_in_metres(depth_d, camera[:, 0]), aif, slices, focus_m,
+                                                camera=camera, config=self.config)
+        return scores
 
     def _autocast(self):
         return torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else nullcontext()
@@ -474,7 +574,7 @@ class Trainer:
         self._log({"step": self.step, "val": metrics})
         value = metrics.get(self.config.best_metric, math.nan)
         self.echo(f"step {self.step}: validation " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()
-                                                              if k in ("mse_norm", "mse", "mae", "abs_rel", "bump")))
+                                                              if k in _ECHOED_METRICS))
         if math.isfinite(value) and value < self.best["value"]:
             self.best = {"metric": self.config.best_metric, "value": value, "step": self.step}
             self.save_checkpoint("best.pt")
