@@ -92,3 +92,39 @@ def test_cli_eval(sim_root, tmp_path):
     assert bad.exit_code == 2 and "unknown dataset kind" in bad.stderr and not (tmp_path / "r2").exists()
     none = runner.invoke(app, ["eval", "-o", str(tmp_path / "r3")])
     assert none.exit_code == 2 and "nothing to evaluate" in none.stderr
+
+
+def test_ratio_table_known_answers():
+    from focalstack.eval.runner import Row, ratio_table
+
+    def row(dataset, method, mses):
+        return Row(dataset, method, len(mses), "", 0.0, {"mse": float(np.mean(mses))}, [{"mse": m} for m in mses])
+
+    rows = [row("real-phone", "sml", [1.0, 2.0]), row("real-phone", "net", [0.5, 1.0]),
+            row("real-lightfield", "sml", [4.0, 4.0]), row("real-lightfield", "net", [8.0, 8.0]),
+            row("phone-ideal", "sml", [1.0, 1.0])]
+    table = ratio_table(rows, reference="sml", groups={"real": lambda d: d.startswith("real-")}, reps=200)
+    line = next(s for s in table.splitlines() if s.startswith("| net |"))
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    # half the error on one dataset (every image halved: zero-width interval), twice on the other, no row on the third
+    assert cells[1:] == ["0.50 (0.50-0.50)", "2.00 (2.00-2.00)", "-", "1.00 (1.00-1.00)"]
+    assert "| sml |" not in table
+
+
+def test_real_suite_definition(tmp_path):
+    from focalstack.eval.suite import real_suite_splits
+    from focalstack.simulate.rgbd import RGBD_DEV, RGBD_TEST
+
+    for name in (*RGBD_TEST, *RGBD_DEV):
+        (tmp_path / "rgbd_more" / name).mkdir(parents=True)
+        (tmp_path / "rgbd_more" / name / "image.png").write_bytes(b"")
+        (tmp_path / "rgbd_more" / name / "disparity.npy").write_bytes(b"")
+    test, dev = real_suite_splits(tmp_path), real_suite_splits(tmp_path, "dev")
+    assert [s.name for s in test] == ["real-phone", "real-dslr_macro", "real-microscope", "real-lightfield"]
+    assert [s.name for s in dev] == ["realdev-phone", "realdev-dslr_macro", "realdev-microscope", "realdev-lightfield"]
+    assert all(s.config.num == 2 * len(RGBD_TEST) and s.config.rgbd_views for s in test)
+    assert {s.config.seed for s in test}.isdisjoint(s.config.seed for s in dev)
+    names = {p.rsplit("/", 1)[-1] for s in test for p in s.config.scenes}
+    assert names == set(RGBD_TEST) and test[-1].config.slices == 10 and test[-1].config.psf == "lightfield"
+    with pytest.raises(InputError):
+        real_suite_splits(tmp_path, "train")

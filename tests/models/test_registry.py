@@ -146,3 +146,29 @@ def test_weights_carry_their_hyperparameters(tmp_path):
         assert torch.equal(restored(slices, positions).depth, model(slices, positions).depth)
     with pytest.raises(RuntimeError):
         create_model("daifnet_light", pretrained=tmp_path / "w.safetensors", head_context=0)
+
+
+def test_real_image_standing_is_read_and_shown(tmp_path, monkeypatch):
+    import json
+
+    from typer.testing import CliRunner
+
+    from focalstack.cli import app
+    from focalstack.models import registry
+
+    table = {"benchmark": "real v1", "reference": "sml", "methods": {
+        "aifdepthnet_light": {"ratio": 1.3, "low": 1.1, "high": 1.5, "per_dataset": {}, "beats_reference": False},
+        "aifdepthnet_light:aif": {"ratio": 0.5, "low": 0.4, "high": 0.6, "per_dataset": {}, "beats_reference": True}}}
+    path = tmp_path / "standing.json"
+    path.write_text(json.dumps(table))
+    monkeypatch.setattr(registry, "STANDING_FILE", path)
+    registry._standing_table.cache_clear()
+    try:
+        assert registry.real_image_standing("aifdepthnet_light")["ratio"] == 1.3
+        assert registry.real_image_standing("aifdepthnet_light")["reference"] == "sml"
+        assert registry.real_image_standing("daifnet") is None
+        shown = CliRunner().invoke(app, ["models"]).output
+        assert "aifdepthnet_light: LOSES TO the classical default (sml)" in shown and "1.30x its MSE" in shown
+        assert "aifdepthnet_light:aif: beats the classical default" in shown
+    finally:
+        registry._standing_table.cache_clear()

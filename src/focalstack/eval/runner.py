@@ -25,7 +25,15 @@ from ..errors import InputError
 from ..io.images import write_image
 from ..stack import DepthResult, FocalStack
 from .datasets.base import LOADERS, Sample
-from .metrics import AIF_METRICS, DEPTH_METRICS, aif_metrics, average_metrics, depth_metrics, evaluation_mask
+from .metrics import (
+    AIF_METRICS,
+    DEPTH_METRICS,
+    aif_metrics,
+    average_metrics,
+    depth_metrics,
+    evaluation_mask,
+    ratio_interval,
+)
 
 Method = Callable[[FocalStack], DepthResult]
 
@@ -182,3 +190,43 @@ def _fmt(value: float) -> str:
     if math.isnan(value):
         return "-"
     return f"{value:.4g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.3e}"
+
+
+def ratio_table(rows: list[Row], *, reference: str, metric: str = "mse",
+                groups: dict[str, Callable[[str], bool]] | None = None, reps: int = 2000) -> str:
+    """Markdown: every method's ``metric`` divided by ``reference``'s, per dataset, with 95 % intervals.
+
+    A cell is mean(method) / mean(reference) over the dataset's images (paired) and its stratified paired
+    bootstrap interval (:func:`~focalstack.eval.metrics.ratio_interval`); ``groups`` adds columns with the
+    geometric mean of the ratios over the datasets whose names a predicate accepts. Below 1: the method
+    beats the reference.
+    """
+    by = {(r.dataset, r.method): r for r in rows}
+    datasets = list(dict.fromkeys(r.dataset for r in rows))
+    methods = [m for m in dict.fromkeys(r.method for r in rows) if m != reference]
+    groups = {name: [d for d in datasets if accept(d)] for name, accept in (groups or {}).items()}
+    groups = {name: members for name, members in groups.items() if members}
+    header = ["method", *datasets, *(f"{name} (geometric mean)" for name in groups)]
+    lines = [f"{metric.upper()} / {reference}'s {metric.upper()} (95 % bootstrap interval over the images):", "",
+             "| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    for method in methods:
+        cells = [_ratio_cell(by, [d], method, reference, metric, reps) for d in datasets]
+        cells += [_ratio_cell(by, members, method, reference, metric, reps) for members in groups.values()]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _ratio_cell(by: dict, datasets: list[str], method: str, reference: str, metric: str, reps: int) -> str:
+    pairs = []
+    for name in datasets:
+        mine, theirs = by.get((name, method)), by.get((name, reference))
+        if mine is None or theirs is None:
+            return "-"
+        a = [p.get(metric, math.nan) for p in mine.per_image]
+        b = [p.get(metric, math.nan) for p in theirs.per_image]
+        keep = [i for i in range(min(len(a), len(b))) if math.isfinite(a[i]) and math.isfinite(b[i])]
+        if not keep or not sum(b[i] for i in keep) > 0:
+            return "-"
+        pairs.append(([a[i] for i in keep], [b[i] for i in keep]))
+    ratio, low, high = ratio_interval(pairs, reps=reps)
+    return f"{ratio:.2f} ({low:.2f}-{high:.2f})"

@@ -11,6 +11,7 @@ from .registry import (
     join_method,
     list_models,
     model_entry,
+    real_image_standing,
     register_model,
     released_weights,
     split_method,
@@ -19,6 +20,7 @@ from .weights import load_weights, save_weights
 
 __all__ = [
     "released_weights",
+    "real_image_standing",
     "join_method",
     "split_method",
     "DepthOutput", "FocalStackNet", "create_model", "list_models", "load_weights", "model_entry", "register_model",

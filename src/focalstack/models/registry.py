@@ -15,8 +15,10 @@ method ``NAME:TAG`` selects a tag.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from torch import nn
@@ -117,6 +119,29 @@ def released_weights(name: str) -> list[str | None]:
         if _is_tag(tag):
             tags.append(tag)
     return tags
+
+
+STANDING_FILE = WEIGHTS_DIR / "standing.json"
+
+
+def real_image_standing(method: str) -> dict | None:
+    """How the released weights ``NAME[:TAG]`` fare against the classical default on the real-image
+    benchmark (``weights/standing.json``, written by ``benchmarks/real_standing.py`` from a ``focalstack
+    eval --real`` report): ``{"ratio", "low", "high", "per_dataset", "beats_reference", "reference",
+    "benchmark"}``, or None when they were not measured."""
+    table = _standing_table()
+    entry = table.get("methods", {}).get(method)
+    if entry is None:
+        return None
+    return {**entry, "reference": table.get("reference"), "benchmark": table.get("benchmark")}
+
+
+@lru_cache(maxsize=1)
+def _standing_table() -> dict:
+    try:
+        return json.loads(STANDING_FILE.read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def split_method(spec: str) -> tuple[str, str | None]:

@@ -2,6 +2,7 @@
 
 Ground truth is metric depth in metres (unit ``"m"``), valid where the scene's depth was
 measured; the stack carries the metadata focus distances (not the true ones) and the camera.
+Light-field stacks (``lightfield`` profile) are in disparity pixels instead, stack and ground truth.
 """
 
 from __future__ import annotations
@@ -35,5 +36,6 @@ class SimulatedStacks:
 
     def __getitem__(self, index: int) -> Sample:
         sim = read_simulated(self.folders[index])
+        depth = sim.disparity(sim.depth_m) if sim.info.get("disparity") else sim.depth_m
         return Sample(name=f"{self.root.name}/{self.folders[index].name}", stack=sim.to_focal_stack(),
-                      depth=sim.depth_m, valid=sim.valid, all_in_focus=sim.all_in_focus)
+                      depth=depth, valid=sim.valid, all_in_focus=sim.all_in_focus)
