@@ -179,7 +179,7 @@ def _depth_method(method: str, weights: Path | None, config: ClassicalConfig, *,
                          f"({', '.join(list_models())}), optionally NAME:TAG for other released weights")
     model = create_model(name, pretrained=weights or tag or True)  # refuses untrained models with a clear message
     line = "" if weights else _standing_line(method)
-    if line and "LOSES" in line:
+    if line and "WORSE" in line:
         typer.echo(f"note: {line}", err=True)
 
     def run(stack, progress):
@@ -260,9 +260,10 @@ def _standing_line(method: str) -> str:
     standing = real_image_standing(method)
     if standing is None:
         return ""
-    verdict = "beats" if standing["beats_reference"] else "LOSES TO"
-    return (f"{method}: {verdict} the classical default ({standing['reference']}) on the real-image benchmark: "
-            f"{standing['ratio']:.2f}x its MSE ({standing['low']:.2f}-{standing['high']:.2f}; docs/benchmarks.md)")
+    worse = [name for name, ratio in standing["per_dataset"].items() if ratio >= 1]
+    verdict = f"WORSE than it on {', '.join(worse)}" if worse else "better on every split"
+    return (f"{method}: {standing['ratio']:.2f}x the MSE of the classical default ({standing['reference']}) on the "
+            f"real-image benchmark ({standing['low']:.2f}-{standing['high']:.2f}), {verdict} (docs/benchmarks.md)")
 
 
 @app.command()

@@ -157,18 +157,21 @@ def test_real_image_standing_is_read_and_shown(tmp_path, monkeypatch):
     from focalstack.models import registry
 
     table = {"benchmark": "real v1", "reference": "sml", "methods": {
-        "aifdepthnet_light": {"ratio": 1.3, "low": 1.1, "high": 1.5, "per_dataset": {}, "beats_reference": False},
-        "aifdepthnet_light:aif": {"ratio": 0.5, "low": 0.4, "high": 0.6, "per_dataset": {}, "beats_reference": True}}}
+        "aifdepthnet_light": {"ratio": 0.9, "low": 0.8, "high": 1.1, "per_dataset": {"real-phone": 1.2, "real-x": 0.6},
+                              "beats_reference": False},
+        "aifdepthnet_light:aif": {"ratio": 0.5, "low": 0.4, "high": 0.6, "per_dataset": {"real-phone": 0.5},
+                                  "beats_reference": True}}}
     path = tmp_path / "standing.json"
     path.write_text(json.dumps(table))
     monkeypatch.setattr(registry, "STANDING_FILE", path)
     registry._standing_table.cache_clear()
     try:
-        assert registry.real_image_standing("aifdepthnet_light")["ratio"] == 1.3
+        assert registry.real_image_standing("aifdepthnet_light")["ratio"] == 0.9
         assert registry.real_image_standing("aifdepthnet_light")["reference"] == "sml"
         assert registry.real_image_standing("daifnet") is None
         shown = CliRunner().invoke(app, ["models"]).output
-        assert "aifdepthnet_light: LOSES TO the classical default (sml)" in shown and "1.30x its MSE" in shown
-        assert "aifdepthnet_light:aif: beats the classical default" in shown
+        assert "aifdepthnet_light: 0.90x the MSE of the classical default (sml)" in shown
+        assert "WORSE than it on real-phone (docs" in shown
+        assert "aifdepthnet_light:aif: 0.50x the MSE" in shown and "better on every split" in shown
     finally:
         registry._standing_table.cache_clear()
