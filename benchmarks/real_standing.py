@@ -7,6 +7,9 @@ default (``sml``) and writes ``src/focalstack/models/weights/standing.json``, wh
     focalstack eval --real ../shared/data -m sml -m daifnet -m aifdepthnet ... -o report
     python benchmarks/real_standing.py report/results.json --date 2026-12-04
 
+Several reports may be given (a later one's rows replace an earlier one's), and ``--rename NAME:TAG=NAME`` scores a
+candidate that was evaluated under a temporary tag as the weights it became.
+
 Each network's entry: the geometric mean over the real-image splits of its MSE / the default's MSE, with a 95 %
 stratified paired bootstrap interval (focalstack.eval.metrics.ratio_interval), the ratio on every split, and
 whether it beats the default (ratio < 1 on every split).
@@ -25,7 +28,7 @@ from focalstack.models.registry import STANDING_FILE
 
 def standing(rows: list[dict], reference: str) -> dict[str, dict]:
     """``{method: {ratio, low, high, per_dataset, beats_reference}}`` over the ``real-*`` datasets."""
-    by = {(r["dataset"].removeprefix("sim:"), r["method"]): r for r in rows}
+    by = {(r["dataset"], r["method"]): r for r in rows}
     datasets = sorted({d for d, _ in by if d.startswith("real-")})
     out = {}
     for method in dict.fromkeys(r["method"] for r in rows):
@@ -46,8 +49,17 @@ def main() -> None:
     parser.add_argument("--reference", default="sml")
     parser.add_argument("--date", required=True, help="date of the measurement (YYYY-MM-DD)")
     parser.add_argument("--out", default=str(STANDING_FILE))
+    parser.add_argument("--rename", action="append", default=[], metavar="NAME=METHOD",
+                        help="rows of NAME (a candidate evaluated as NAME:TAG) are those of the released METHOD")
     args = parser.parse_args()
-    rows = [row for path in args.results for row in json.loads(Path(path).read_text())["results"]]
+    rename = dict(item.split("=", 1) for item in args.rename)
+    merged = {}  # a later report's row replaces an earlier one's for the same dataset and method
+    for path in args.results:
+        for row in json.loads(Path(path).read_text())["results"]:
+            method = rename.get(row["method"], row["method"])
+            row = {**row, "dataset": row["dataset"].removeprefix("sim:"), "method": method}
+            merged[row["dataset"], row["method"]] = row
+    rows = list(merged.values())
     table = {"benchmark": "real-image benchmark v1, test split (focalstack eval --real)", "reference": args.reference,
              "date": args.date, "methods": standing(rows, args.reference)}
     Path(args.out).write_text(json.dumps(table, indent=1) + "\n")

@@ -1,7 +1,7 @@
 """Export the released weights from their training runs, with their benchmark-suite scores in the metadata.
 
 Run from the folder that holds ``runs/`` (see docs/training.md), after ``focalstack eval`` of the
-exported weights on the suite wrote RESULTS (results.json)::
+exported weights on the suite and the real-image benchmark wrote RESULTS (results.json)::
 
     python main/configs/train/release.py --results report/results.json --weights-dir main/src/focalstack/models/weights
 
@@ -18,8 +18,13 @@ from pathlib import Path
 
 from focalstack.train.trainer import export_weights
 
-RELEASES = (  # (checkpoint, weights file, method name in the report)
-    ("runs/aifdepthnet_light-depth/best.pt", "aifdepthnet_light.safetensors", "aifdepthnet_light"),
+SIMULATED = ("configs/train/make_data.sh: 6 simulated splits (phone, dslr_macro, microscope x ideal, real), "
+             "40/40/24/24/24/24 stacks of 8 x 256x256")
+REAL_MIX = ("configs/data/mix.yaml: 1,000 stacks of 8 x 256x256, random views of the 26 training RGB-D "
+            "photographs through the phone, dslr_macro, microscope and lightfield cameras (82 %), dead-leaves and "
+            "procedural scenes; after the stages on " + SIMULATED)
+RELEASES = (  # (checkpoint, weights file, method name in the report[, training data])
+    ("runs/real/aifdepthnet_light-depth/best.pt", "aifdepthnet_light.safetensors", "aifdepthnet_light", REAL_MIX),
     ("runs/aifdepthnet_light-aif-tta/last.pt", "aifdepthnet_light.aif.safetensors", "aifdepthnet_light:aif"),
     ("runs/aifdepthnet_light-self-render3/last.pt", "aifdepthnet_light.self.safetensors", "aifdepthnet_light:self"),
     ("runs/dffwild_light-depth-grad4/best.pt", "dffwild_light.safetensors", "dffwild_light"),
@@ -38,17 +43,20 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=Path("."), help="folder holding runs/")
     parser.add_argument("--only", action="append", default=[], metavar="METHOD",
                         help="export only these methods (repeat; default all)")
+    parser.add_argument("--alias", action="append", default=[], metavar="METHOD=NAME",
+                        help="the method's rows are named NAME in the report (a candidate evaluated as NAME:TAG)")
     args = parser.parse_args()
     rows = json.loads(args.results.read_text())["results"] if args.results else []
-    for checkpoint, filename, method in RELEASES:
+    aliases = dict(item.split("=", 1) for item in args.alias)
+    for checkpoint, filename, method, *data in RELEASES:
         if args.only and method not in args.only:
             continue
+        name = aliases.get(method, method)
         metrics = {r["dataset"]: {**{k: r["metrics"][k] for k in KEEP}, "seconds_per_stack": r["seconds_per_stack"]}
-                   for r in rows if r["method"] == method}
-        path = export_weights(args.runs / checkpoint, args.weights_dir / filename, licence="MIT",
-                              metrics={"suite_version": 1, "splits": metrics} if metrics else {},
-                              data="configs/train/make_data.sh: 6 simulated splits (phone, dslr_macro, microscope x "
-                                   "ideal, real), 40/40/24/24/24/24 stacks of 8 x 256x256")
+                   for r in rows if r["method"] == name}
+        scores = {"suite_version": 1, "real_suite_version": 1, "splits": metrics} if metrics else {}
+        path = export_weights(args.runs / checkpoint, args.weights_dir / filename, licence="MIT", metrics=scores,
+                              data=data[0] if data else SIMULATED)
         path.chmod(0o644)
         print(f"wrote {path} from {checkpoint}")
 
