@@ -505,6 +505,26 @@ def test_depth_with_a_model_and_weights_file(stack_dir, outdir, tmp_path):
     assert json.loads((outdir / "result.json").read_text())["method"] == "aifdepthnet_light"
 
 
+def test_depth_notes_a_network_worse_than_the_classical_default(stack_dir, outdir, tmp_path, monkeypatch):
+    from focalstack.models import registry
+
+    entry = {"ratio": 0.9, "low": 0.8, "high": 1.1, "per_dataset": {"real-phone": 1.3, "real-microscope": 0.5},
+             "beats_reference": False}
+    path = tmp_path / "standing.json"
+    path.write_text(json.dumps({"reference": "sml", "methods": {"aifdepthnet_light": entry}}))
+    monkeypatch.setattr(registry, "STANDING_FILE", path)
+    registry._standing_table.cache_clear()
+    try:
+        result = invoke("depth", stack_dir, "-o", outdir, "-m", "aifdepthnet_light", "-q")
+        assert result.exit_code == 0, result.output
+        assert "note: aifdepthnet_light: 0.90x the MSE of the classical default (sml)" in result.stderr
+        assert "WORSE than it on real-phone" in result.stderr
+        quiet = invoke("depth", stack_dir, "-o", tmp_path / "o2", "-m", "sml", "-q")  # no note for classical
+        assert quiet.exit_code == 0 and "note:" not in quiet.stderr
+    finally:
+        registry._standing_table.cache_clear()
+
+
 def test_depth_with_an_untrained_model_is_refused(stack_dir, outdir, tmp_path, monkeypatch):
     from focalstack.models import registry
 
