@@ -29,7 +29,8 @@ RELEASES = (  # (checkpoint, weights file, method name in the report[, training 
     ("runs/aifdepthnet_light-self-render3/last.pt", "aifdepthnet_light.self.safetensors", "aifdepthnet_light:self"),
     ("runs/dffwild_light-depth-grad4/best.pt", "dffwild_light.safetensors", "dffwild_light"),
     ("runs/daifnet-self-gradN/last.pt", "daifnet.safetensors", "daifnet"),  # its moving average (optim.ema)
-    ("runs/aifdepthnet-depth2/best.pt", "aifdepthnet.safetensors", "aifdepthnet"),
+    # step 1,000 of 2,000 (the run was stopped there), chosen over the previous weights on the development split
+    ("runs/real/aifdepthnet-depth/last.pt", "aifdepthnet.safetensors", "aifdepthnet", REAL_MIX),
     ("runs/aifdepthnet-aif2/last.pt", "aifdepthnet.aif.safetensors", "aifdepthnet:aif"),
     ("runs/aifdepthnet-self2/last.pt", "aifdepthnet.self.safetensors", "aifdepthnet:self"),
 )
