@@ -28,7 +28,10 @@ RELEASES = (  # (checkpoint, weights file, method name in the report[, training 
     ("runs/aifdepthnet_light-aif-tta/last.pt", "aifdepthnet_light.aif.safetensors", "aifdepthnet_light:aif"),
     ("runs/aifdepthnet_light-self-render3/last.pt", "aifdepthnet_light.self.safetensors", "aifdepthnet_light:self"),
     ("runs/dffwild_light-depth-grad4/best.pt", "dffwild_light.safetensors", "dffwild_light"),
-    ("runs/daifnet-self-gradN/last.pt", "daifnet.safetensors", "daifnet"),  # its moving average (optim.ema)
+    # step 500 of 1,500, best.pt by the re-rendering error on stripped development stacks (no depth anywhere)
+    ("runs/real/daifnet-self-nogt/best.pt", "daifnet.safetensors", "daifnet", "configs/data/mix.yaml stripped of every "
+     "ground truth (configs/data/strip_ground_truth.py): slices, focus distances and lens only; after the stages on "
+     + SIMULATED),
     # step 1,000 of 2,000 (the run was stopped there), chosen over the previous weights on the development split
     ("runs/real/aifdepthnet-depth/last.pt", "aifdepthnet.safetensors", "aifdepthnet", REAL_MIX),
     ("runs/aifdepthnet-aif2/last.pt", "aifdepthnet.aif.safetensors", "aifdepthnet:aif"),
