@@ -216,20 +216,22 @@ def write_dataset(
     done = config.num - len(todo)
     if progress:
         progress(done, config.num)
-    for _ in _run(config, root, todo, workers):
+    for _ in run_jobs([(config, root, i) for i in todo], workers):
         done += 1
         if progress:
             progress(done, config.num)
     return len(todo)
 
 
-def _run(config: SimulationConfig, root: Path, todo: list[int], workers: int) -> Iterator[int]:
+def run_jobs(jobs: list[tuple[SimulationConfig, Path, int]], workers: int) -> Iterator[int]:
+    """Make and write stack ``index`` of ``(config, root, index)`` for every job, in ``workers`` processes
+    (each with one torch thread); yields the indices as the stacks are finished."""
     if workers <= 1:
-        for i in todo:
-            yield _make_one(config, root, i)
+        for job in jobs:
+            yield _make_one(*job)
         return
     with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init) as pool:
-        yield from pool.map(_make_one, [config] * len(todo), [root] * len(todo), todo, chunksize=1)
+        yield from pool.map(_make_one, *zip(*jobs), chunksize=1) if jobs else ()
 
 
 def _worker_init() -> None:

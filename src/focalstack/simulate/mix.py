@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +32,7 @@ import yaml
 
 from ..errors import InputError
 from .camera import PROFILES, CameraEffects
-from .dataset import SimulationConfig, _make_one, _prepare_root, _worker_init, stack_folder
+from .dataset import SimulationConfig, _prepare_root, run_jobs, stack_folder
 from .rgbd import rgbd_split
 
 SCENE_KINDS = ("rgbd", "dead_leaves", "procedural")
@@ -148,17 +147,9 @@ def write_mix(mix: MixConfig, root: str | Path, *, workers: int = 1,
     if progress:
         progress(done, total)
     jobs = [(configs[name], root / name, i) for _, name, i in tasks]
-    for _ in _run_tasks(jobs, workers):
+    for _ in run_jobs(jobs, workers):
         done += 1
         if progress:
             progress(done, total)
     return [root / name for name in configs]
 
-
-def _run_tasks(jobs: list[tuple[SimulationConfig, Path, int]], workers: int) -> Iterator[int]:
-    if workers <= 1:
-        for job in jobs:
-            yield _make_one(*job)
-        return
-    with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init) as pool:
-        yield from pool.map(_make_one, *zip(*jobs), chunksize=1) if jobs else ()
