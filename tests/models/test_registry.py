@@ -1,10 +1,11 @@
 """Registry-driven tests: every registered model obeys the common contract."""
 
+import numpy as np
 import pytest
 import torch
 
 from focalstack import InputError
-from focalstack.models import create_model, list_models, load_weights, save_weights
+from focalstack.models import create_model, list_models, load_weights, model_entry, save_weights
 
 MODELS = list_models()
 
@@ -17,8 +18,24 @@ def _inputs(n, h=32, w=48, b=1, seed=0):
 
 
 def test_all_three_architectures_are_registered():
-    assert {"aifdepthnet", "aifdepthnet_light"} <= set(MODELS)
-    assert len(MODELS) >= 2
+    architectures = {name: model_entry(name).architecture for name in MODELS}
+    assert set(architectures.values()) == {"aifdepthnet", "dffwild", "daifnet"}
+    for architecture in ("aifdepthnet", "dffwild", "daifnet"):  # the paper-size network and its CPU-light variant
+        assert list_models(architecture) == [architecture, f"{architecture}_light"]
+
+
+def test_the_registry_module_imports_no_architecture():
+    """timm-style: the architecture modules import the registry and register themselves, never the reverse."""
+    import ast
+    import inspect
+
+    from focalstack.models import registry
+
+    tree = ast.parse(inspect.getsource(registry))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and not node.module
+                 for alias in node.names}
+    assert not imported & {"aifdepthnet", "dffwild", "daifnet"}, imported
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -42,11 +59,38 @@ def test_output_shapes_for_any_number_of_slices(name, n):
 
 @pytest.mark.parametrize("name", MODELS)
 def test_odd_image_size_is_padded_and_cropped_back(name):
+    """An odd-sized stack gives exactly the top-left crop of the network's output on the stack reflected
+    out to the size multiple (padding by reflection, output cropped back, depth mapped back to the unit)."""
     model = create_model(name).eval()
-    slices, positions = _inputs(3, h=125, w=167)
+    h, w = 37, 45
+    slices, positions = _inputs(3, h=h, w=w)
+    m = model.size_multiple
+    ph, pw = -h % m, -w % m
+    assert ph or pw, "the test needs a size that is not a multiple"
+    padded = torch.from_numpy(np.pad(slices.numpy(), [(0, 0)] * 3 + [(0, ph), (0, pw)], mode="reflect"))
     with torch.no_grad():
         out = model(slices, positions)
-    assert out.depth.shape == (1, 1, 125, 167)
+        lo, hi = positions.min(), positions.max()
+        reference = model._forward(padded, (positions - lo) / (hi - lo))
+    expected = reference.depth[..., :h, :w] * (hi - lo) + lo
+    assert out.depth.shape == (1, 1, h, w)
+    torch.testing.assert_close(out.depth, expected, atol=1e-5, rtol=1e-5)
+    if out.all_in_focus is not None:
+        torch.testing.assert_close(out.all_in_focus, reference.all_in_focus[..., :h, :w])
+
+
+def test_padding_reflects_and_falls_back_to_replicate():
+    from focalstack.models.base import _pad_to_multiple
+
+    x = torch.arange(2 * 3 * 5 * 6, dtype=torch.float32).reshape(1, 2, 3, 5, 6)
+    padded = _pad_to_multiple(x, 4)  # 5x6 -> 8x8: reflection
+    assert padded.shape == (1, 2, 3, 8, 8)
+    np.testing.assert_array_equal(padded.numpy(), np.pad(x.numpy(), [(0, 0)] * 3 + [(0, 3), (0, 2)], "reflect"))
+    tiny = x[..., :2, :3]  # 2x3 -> 8x8: padding wider than the image, reflection impossible
+    np.testing.assert_array_equal(_pad_to_multiple(tiny, 8).numpy(),
+                                  np.pad(tiny.numpy(), [(0, 0)] * 3 + [(0, 6), (0, 5)], "edge"))
+    exact = x[..., :4, :4]
+    assert _pad_to_multiple(exact, 4) is exact  # already a multiple: untouched
 
 
 @pytest.mark.slow

@@ -5,6 +5,8 @@ Wild (``dffwild*``) and DAIF-Net (``daifnet*``). Every model follows :class:`Foc
 contract and returns a :class:`DepthOutput`.
 """
 
+# the architecture modules register their variants on import (timm-style); the registry imports none of them
+from . import aifdepthnet, daifnet, dffwild  # noqa: F401  (isort: keep before the registry's users)
 from .base import DepthOutput, FocalStackNet, stack_to_tensors
 from .registry import (
     create_model,

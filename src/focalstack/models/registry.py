@@ -1,6 +1,8 @@
 """Models by name (timm-style): ``create_model(name, pretrained=...)``, ``list_models()``.
 
-An architecture registers one builder per variant; a variant only sets hyperparameters::
+An architecture module registers one builder per variant when it is imported (the package
+``focalstack.models`` imports every architecture module; this module imports none of them); a
+variant only sets hyperparameters::
 
     @register_model("aifdepthnet_light", architecture="aifdepthnet", channels=8)
     def _(**cfg): return AiFDepthNet(**cfg)
@@ -57,12 +59,10 @@ def register_model(name: str, *, architecture: str, description: str = "", **def
 
 def list_models(architecture: str | None = None) -> list[str]:
     """Names of every registered model (optionally of one architecture), sorted."""
-    _import_architectures()
     return sorted(n for n, e in _REGISTRY.items() if architecture in (None, e.architecture))
 
 
 def model_entry(name: str) -> ModelEntry:
-    _import_architectures()
     if name not in _REGISTRY:
         raise InputError(f"unknown model {name!r}; available: {', '.join(list_models())}")
     return _REGISTRY[name]
@@ -159,6 +159,3 @@ def _is_tag(text: str) -> bool:
     return bool(text) and all(c.isalnum() or c in "-_" for c in text)
 
 
-def _import_architectures() -> None:
-    """Import the architecture modules so that their variants register."""
-    from . import aifdepthnet, daifnet, dffwild  # noqa: F401
