@@ -31,8 +31,9 @@ import numpy as np
 
 from focalstack.align import align, relative_to, warp_error_px, warp_to_reference
 from focalstack.eval.datasets.base import Sample
-from focalstack.eval.runner import resolve_method, score_sample
+from focalstack.eval.runner import score_sample
 from focalstack.eval.suite import build_suite
+from focalstack.methods import resolve_method
 from focalstack.simulate.dataset import read_simulated
 from focalstack.stack import FocalStack
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from focalstack.eval.metrics import evaluation_mask
-from focalstack.eval.runner import resolve_method
+from focalstack.methods import resolve_method
 from focalstack.simulate.dataset import read_simulated
 
 SPLITS = ("phone-ideal", "phone-real", "dslr_macro-ideal", "dslr_macro-real", "microscope-ideal", "microscope-real")

@@ -119,7 +119,7 @@ def test_depth_success_writes_all_results(stack_dir, outdir):
     assert preview is not None and preview.size > 0
 
     summary = json.loads((outdir / "result.json").read_text())
-    assert summary["method"] == "classical-sml"
+    assert summary["method"] == "sml"
     assert summary["parameters"]["window"] == 9 and summary["parameters"]["focus_measure"] == "sml"
     assert summary["unit"] == "m"
     assert summary["focus_positions"] == pytest.approx(sorted(1 / d for d in FOCUS_DIOPTERS))
@@ -136,7 +136,7 @@ def test_depth_options_reach_result(stack_dir, outdir):
     assert result.exit_code == 0, result.output
     assert result.stderr == ""  # --quiet: no summary
     summary = json.loads((outdir / "result.json").read_text())
-    assert summary["method"] == "classical-tenengrad"
+    assert summary["method"] == "tenengrad"
     assert summary["parameters"]["window"] == 5
     assert summary["parameters"]["fusion"] == "pyramid"
     assert summary["parameters"]["refine"] == "none"
@@ -585,7 +585,7 @@ def test_align_from_metadata_without_focal_length_is_refused(stack_dir, outdir):
 
 def test_classical_command_line_does_not_import_torch():
     """The classical `depth` path (alignment included) starts without PyTorch's import time."""
-    code = ("import sys, focalstack.cli, focalstack.align, focalstack.classical; "
-            "print('torch' in sys.modules)")
+    code = ("import sys, focalstack.cli, focalstack.align, focalstack.classical, focalstack.methods as m; "
+            "m.resolve_method(m.parse_method('tenengrad'), window=5); print('torch' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "False", done.stderr

@@ -6,7 +6,8 @@ depth map, an all-in-focus image and a confidence map.
 Example:
     >>> import focalstack
     >>> stack = focalstack.read_stack("examples/pcb")            # doctest: +SKIP
-    >>> result = focalstack.depth_from_focus(stack)              # doctest: +SKIP
+    >>> result = focalstack.estimate_depth(stack)                # doctest: +SKIP
+    >>> result = focalstack.estimate_depth(stack, method="aifdepthnet_light")  # doctest: +SKIP
     >>> result.depth.shape, result.unit                          # doctest: +SKIP
 """
 
@@ -15,6 +16,7 @@ from importlib.metadata import PackageNotFoundError, version
 from .classical import ClassicalConfig, depth_from_focus
 from .errors import InputError
 from .io import read_stack
+from .methods import MethodSpec, estimate_depth, parse_method, resolve_method
 from .stack import Camera, DepthResult, FocalStack
 
 try:
@@ -23,6 +25,6 @@ except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0+unknown"
 
 __all__ = [
-    "Camera", "ClassicalConfig", "DepthResult", "FocalStack", "InputError", "__version__",
-    "depth_from_focus", "read_stack",
+    "Camera", "ClassicalConfig", "DepthResult", "FocalStack", "InputError", "MethodSpec", "__version__",
+    "depth_from_focus", "estimate_depth", "parse_method", "read_stack", "resolve_method",
 ]

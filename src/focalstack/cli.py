@@ -17,7 +17,7 @@ import typer
 from . import __version__
 from .align import METHODS as ALIGN_METHODS
 from .align import align as align_stack
-from .classical import FOCUS_MEASURES, FUSIONS, PEAK_FITS, REFINEMENTS, ClassicalConfig, depth_from_focus
+from .classical import FUSIONS, PEAK_FITS, REFINEMENTS
 from .errors import InputError
 from .io.atomic import check_output_dir
 from .io.results import write_result
@@ -70,38 +70,42 @@ def depth(
     out: Path = typer.Option(..., "-o", "--out", help="Output folder to create (depth.npy, aif.png, confidence.npy, "
                              "depth_preview.png, result.json)."),
     method: str = typer.Option("sml", "--method", "-m",
-                               help="Classical focus measure (sml = sum-modified-Laplacian, tenengrad, variance, "
-                               "rdf = ring difference filter) or the name of a trained model (see "
-                               "`focalstack models`)."),
+                               help="A classical focus measure (sml = sum-modified-Laplacian, tenengrad, variance, "
+                               "rdf = ring difference filter) or a trained network NAME[:TAG] (see `focalstack "
+                               "models`), optionally followed by +dihedral and/or +tto[=STEPS]."),
     focus_positions: str = typer.Option(None, "--focus-positions", "-f", metavar="P1,P2,...|@FILE",
                                         help="One focus position per slice, in file order (overrides stack.json "
                                         "and EXIF), or @FILE to read them from a text file. Needs --unit."),
     unit: Unit = typer.Option(None, "--unit", "-u",
                              help="Unit of --focus-positions; depth comes back in it. 'index' alone ignores all "
                              "focus information."),
-    window: int = typer.Option(9, "--window", "-w", help="Odd side in pixels of the focus-measure window."),
-    weights: Path = typer.Option(None, "--weights", help="Weights file (safetensors) for a model --method, instead "
-                                 "of its released weights."),
-    tto: int = typer.Option(0, "--tto", metavar="STEPS", help="Test-time optimisation: fine-tune a copy of the model "
-                            "on this stack for STEPS steps with the self-supervised re-rendering loss before "
-                            "predicting (models only; needs the camera block of stack.json)."),
-    tto_lr: float = typer.Option(1e-4, "--tto-lr", help="Learning rate of --tto (Adam)."),
-    tto_renderer: TTORenderer = typer.Option("per_pixel", "--tto-renderer",
-                                             help="Re-rendering of --tto: per_pixel (Gaussian PSF, fast) or "
-                                             "layered (occlusion-aware, disc PSF of a round aperture, slower)."),
-    tto_aif: TTOAif = typer.Option("model", "--tto-aif",
-                                   help="All-in-focus image --tto re-renders from: the model's own, or the coarse "
-                                   "one fused from the slices (tunes depth alone; safer for DAIF-Net)."),
-    dihedral: bool = typer.Option(False, "--dihedral", help="Models only: average the prediction over the 8 flips "
-                                  "and 90-degree rotations of the stack (test-time augmentation; 8x the time, "
-                                  "lower error, docs/benchmarks.md)."),
-    peak_fit: PeakFit = typer.Option("gaussian",
-                                 help="Sub-slice peak fit of the focus curve (in inverse depth)."),
-    fusion: Fusion = typer.Option("soft",
-                               help="All-in-focus fusion: soft per-pixel blending or Laplacian pyramid."),
-    refine: Refinement = typer.Option("guided",
-                               help="Edge-aware depth refinement guided by the all-in-focus image."),
-    refine_radius: int = typer.Option(8, help="Refinement radius in pixels."),
+    window: int = typer.Option(None, "--window", "-w", help="Focus measures only: odd side in pixels of the "
+                               "focus-measure window [default: 9]."),
+    peak_fit: PeakFit = typer.Option(None, help="Focus measures only: sub-slice peak fit of the focus curve (in "
+                                     "inverse depth) [default: gaussian]."),
+    fusion: Fusion = typer.Option(None, help="Focus measures only: all-in-focus fusion, soft per-pixel blending or "
+                                  "Laplacian pyramid [default: soft]."),
+    refine: Refinement = typer.Option(None, help="Focus measures only: edge-aware depth refinement guided by the "
+                                      "all-in-focus image [default: guided]."),
+    refine_radius: int = typer.Option(None, help="Focus measures only: refinement radius in pixels [default: 8]."),
+    weights: Path = typer.Option(None, "--weights", help="Networks only: a weights file (safetensors) instead of the "
+                                 "released weights."),
+    dihedral: bool = typer.Option(False, "--dihedral", help="Networks only: average the prediction over the 8 flips "
+                                  "and 90-degree rotations of the stack (test-time augmentation, the same as "
+                                  "+dihedral; 8x the time, lower error, docs/benchmarks.md)."),
+    tto: int = typer.Option(0, "--tto", metavar="STEPS", help="Networks only: test-time optimisation, fine-tune a "
+                            "copy of the network on this stack for STEPS steps with the self-supervised "
+                            "re-rendering loss before predicting (the same as +tto=STEPS; needs the camera block "
+                            "of stack.json)."),
+    tto_lr: float = typer.Option(None, "--tto-lr", help="With --tto: learning rate (Adam) [default: 0.0001]."),
+    tto_renderer: TTORenderer = typer.Option(None, "--tto-renderer",
+                                             help="With --tto: per_pixel (Gaussian PSF, fast) or layered "
+                                             "(occlusion-aware, disc PSF of a round aperture, slower) "
+                                             "[default: per_pixel]."),
+    tto_aif: TTOAif = typer.Option(None, "--tto-aif",
+                                   help="With --tto: the all-in-focus image it re-renders from, the network's own "
+                                   "or the coarse one fused from the slices (tunes depth alone; safer for "
+                                   "DAIF-Net) [default: model]."),
     scale: float = typer.Option(1.0, help="Resize slices by this factor (0 < scale <= 1) before processing."),
     max_megapixels: float = typer.Option(DEFAULT_MAX_MEGAPIXELS, help="Refuse slices larger than this."),
     align: AlignMethod = typer.Option("auto", "--align", help=_ALIGN_HELP),
@@ -109,104 +113,50 @@ def depth(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
     """Estimate depth, an all-in-focus image and confidence from the focal stack in STACK_DIR."""
+    from .methods import estimate_depth, merge_modifiers, parse_method, resolve_method
+
+    options = {"weights": weights, "window": window, "peak_fit": peak_fit, "fusion": fusion, "refine": refine,
+               "refine_radius": refine_radius, "tto_lr": tto_lr, "tto_renderer": tto_renderer, "tto_aif": tto_aif}
+    options = {k: getattr(v, "value", v) for k, v in options.items()}
     try:
         _check_not_input(out, stack_dir)
         check_output_dir(out, overwrite=overwrite)
-        measure = method if method in FOCUS_MEASURES else "sml"
-        run = _depth_method(method, weights, ClassicalConfig(focus_measure=measure,
-                                                    window=window, peak_fit=peak_fit.value, fusion=fusion.value,
-                                                    refine=refine.value, refine_radius=refine_radius),
-                           tto=tto, tto_lr=tto_lr, tto_renderer=tto_renderer.value, tto_aif=tto_aif.value,
-                           scale=scale, dihedral=dihedral)
+        spec = parse_method(method)
+        if not spec.is_classical and weights is None:
+            _note_standing(spec.network)
+        run = resolve_method(merge_modifiers(spec, dihedral=dihedral, tto=tto), **options)
         stack = _open_stack(stack_dir, focus_positions, unit.value if unit else None, scale, max_megapixels)
-        start = time.perf_counter()
-        alignment = align_stack(stack, method=align.value)
-        seconds = time.perf_counter() - start
-        with _LazyProgress(disabled=quiet, label="TTO steps" if tto else "slices") as progress:
-            result = run(alignment.stack, progress)
-        result.timings["align"] = seconds
-        result.timings["total"] += seconds
-        metadata = {"version": __version__, "input": str(stack_dir), "files": stack.names,
-                    "camera": stack.camera.to_dict() if stack.camera else None, "scale": scale,
-                    "alignment": _alignment_summary(alignment)}
+        with _LazyProgress(disabled=quiet, label="TTO steps" if run.spec.tto_steps else "slices") as progress:
+            result = estimate_depth(stack, method=run, align=align.value, progress=progress)
+        metadata = {"version": __version__, "input": str(stack_dir), "files": stack.names}
         write_result(result, out, overwrite=overwrite, bit_depth=8 if stack.bit_depth == 8 else 16, metadata=metadata)
     except (InputError, OSError) as exc:
         _fail(exc)
     if not quiet:
-        lo, hi = float(result.depth.min()), float(result.depth.max())
-        h, w = stack.shape
-        typer.echo(f"wrote {out}: {len(stack)} slices {w}x{h}, depth {lo:.4g}..{hi:.4g} {result.unit}, "
-                   f"{result.timings['total']:.2f} s; {_alignment_line(alignment)}", err=True)
-        if "tto" in result.parameters:
-            report = result.parameters["tto"]
-            typer.echo(f"test-time optimisation: {report['steps']} steps, self-supervised loss "
-                       f"{report['loss_before']:.4g} -> {report['loss_after']:.4g}, {report['seconds']:.2f} s",
-                       err=True)
+        _depth_summary(out, stack, result)
 
 
-def _alignment_summary(alignment) -> dict:
-    """``result.json``'s record of the alignment: method, reference slice, warps (reference -> slice)."""
-    return {"method": alignment.method, "reference": alignment.reference,
-            "warps": [[[round(float(v), 6) for v in row] for row in w] for w in alignment.warps]}
-
-
-def _alignment_line(alignment) -> str:
-    if alignment.method == "none":
-        return "not aligned"
-    from .align import identity_warps, point_shifts_px
-
-    shift = point_shifts_px(alignment.warps, identity_warps(len(alignment.warps)), alignment.stack.shape).max()
-    return f"aligned ({alignment.method}, largest correction {shift:.1f} px)"
-
-
-def _depth_method(method: str, weights: Path | None, config: ClassicalConfig, *, tto: int = 0, tto_lr: float = 1e-4,
-                  tto_renderer: str = "per_pixel", tto_aif: str = "model", scale: float = 1.0, dihedral: bool = False):
-    """``run(stack, progress) -> DepthResult`` for a focus measure or a registered, trained model
-    (fine-tuned on the stack first for ``tto`` > 0 steps; ``dihedral``: test-time augmentation)."""
-    if tto < 0 or not tto_lr > 0:
-        raise InputError(f"--tto must be >= 0 steps and --tto-lr > 0, got {tto} and {tto_lr}")
-    if method in FOCUS_MEASURES:
-        if tto or dihedral:
-            option = "--tto fine-tunes a trained model" if tto else "--dihedral averages a trained model's predictions"
-            raise InputError(f"{option}; {method!r} is a classical focus measure "
-                             "(use --method with a model, see `focalstack models`)")
-        return lambda stack, progress: depth_from_focus(stack, config, progress=progress)
-    from .models import create_model, list_models, split_method
-
-    name, tag = split_method(method)
-    if name not in list_models():
-        raise InputError(f"unknown method {method!r}: use a focus measure ({', '.join(FOCUS_MEASURES)}) or a model "
-                         f"({', '.join(list_models())}), optionally NAME:TAG for other released weights")
-    model = create_model(name, pretrained=weights or tag or True)  # refuses untrained models with a clear message
-    line = "" if weights else _standing_line(method)
-    if line and "WORSE" in line:
+def _note_standing(network: str) -> None:
+    line = _standing_line(network)
+    if "WORSE" in line:
         typer.echo(f"note: {line}", err=True)
 
-    def run(stack, progress):
-        start = time.perf_counter()
-        tuned, report = (_test_time_optimize(model, stack, tto, tto_lr, tto_renderer, tto_aif, scale, progress)
-                         if tto else (model, None))
-        result = tuned.predict(stack, dihedral=dihedral)
-        result.timings["total"] = time.perf_counter() - start
-        result.method, result.parameters = method, {**model.model_config, "dihedral": dihedral}
-        if report is not None:
-            result.timings["tto"] = report.seconds
-            result.parameters["tto"] = {**report.to_dict(), "lr": tto_lr, "renderer": tto_renderer, "aif": tto_aif}
-        return result
 
-    return run
+def _depth_summary(out: Path, stack, result) -> None:
+    lo, hi = float(result.depth.min()), float(result.depth.max())
+    h, w = stack.shape
+    typer.echo(f"wrote {out}: {len(stack)} slices {w}x{h}, depth {lo:.4g}..{hi:.4g} {result.unit}, "
+               f"{result.timings['total']:.2f} s; {_alignment_line(result.metadata['alignment'])}", err=True)
+    if "tto" in result.parameters:
+        report = result.parameters["tto"]
+        typer.echo(f"test-time optimisation: {report['steps']} steps, self-supervised loss "
+                   f"{report['loss_before']:.4g} -> {report['loss_after']:.4g}, {report['seconds']:.2f} s", err=True)
 
 
-def _test_time_optimize(model, stack, steps: int, lr: float, renderer: str, aif: str, scale: float, progress):
-    """:func:`~focalstack.train.tto.test_time_optimize`; the camera's pixel pitch is that of the
-    full-size photo, so it grows by 1 / ``scale`` when the slices were downscaled."""
-    from .train.tto import test_time_optimize
-
-    camera = stack.camera
-    pitch = camera.pixel_pitch_um / scale if camera is not None and camera.pixel_pitch_um else None
-    psf = "disc" if renderer == "layered" else "gaussian"
-    return test_time_optimize(model, stack, steps, lr=lr, pixel_pitch_um=pitch, renderer=renderer, psf=psf,
-                              aif=aif, progress=progress)
+def _alignment_line(record: dict) -> str:
+    if record["method"] == "none":
+        return "not aligned"
+    return f"aligned ({record['method']}, largest correction {record['largest_correction_px']:.1f} px)"
 
 
 @app.command("align")
@@ -224,17 +174,19 @@ def align_command(
 ) -> None:
     """Align the slices of the focal stack in STACK_DIR into the nearest-focus slice's frame."""
     from .io.stackdir import write_stack
+    from .methods import alignment_record
 
     try:
         _check_not_input(out, stack_dir)
         check_output_dir(out, overwrite=overwrite)
         stack = _open_stack(stack_dir, focus_positions, unit.value if unit else None, 1.0, max_megapixels)
         alignment = align_stack(stack, method=method.value)
-        write_stack(alignment.stack, out, overwrite=overwrite, extra={"alignment": _alignment_summary(alignment)})
+        record = alignment_record(alignment)
+        write_stack(alignment.stack, out, overwrite=overwrite, extra={"alignment": record})
     except (InputError, OSError) as exc:
         _fail(exc)
     if not quiet:
-        typer.echo(f"wrote {out}: {len(stack)} slices, {_alignment_line(alignment)}", err=True)
+        typer.echo(f"wrote {out}: {len(stack)} slices, {_alignment_line(record)}", err=True)
 
 
 @app.command()
@@ -388,16 +340,14 @@ def evaluate_command(
     import shlex
 
     from .eval.datasets import LOADERS  # noqa: F401  (registers every loader)
-    from .eval.runner import evaluate, open_dataset, ratio_table, resolve_method, with_alignment, write_report
+    from .eval.runner import evaluate, method_runner, open_dataset, ratio_table, write_report
     from .eval.suite import build_real_suite, build_suite
     from .io.atomic import atomic_directory
 
     command = "focalstack " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     try:
         check_output_dir(out, overwrite=overwrite)
-        methods = {name: resolve_method(name) for name in dict.fromkeys(method)}
-        if align.value != "none":
-            methods = {name: with_alignment(run, align.value) for name, run in methods.items()}
+        methods = {name: method_runner(name, align=align.value) for name in dict.fromkeys(method)}
         datasets = {_dataset_label(spec): open_dataset(spec) for spec in dataset}
         if suite or rgbd:
             with _LazyProgress(disabled=quiet, label="suite stacks") as progress:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from .errors import InputError
@@ -41,3 +42,17 @@ def to_float_image(image: np.ndarray, *, name: str = "image") -> np.ndarray:
     if lo < -1e-3 or hi > 1 + 1e-3:
         raise InputError(f"{name} is a float image with values in [{lo:.3g}, {hi:.3g}]; expected [0, 1]")
     return np.clip(image, 0.0, 1.0)
+
+
+def scaled_size(height: int, width: int, scale: float) -> tuple[int, int]:
+    """(height, width) of an image resized by ``scale`` (rounded, at least 1 pixel each)."""
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def resize_image(image: np.ndarray, scale: float) -> np.ndarray:
+    """An H x W [x C] float image resized by ``scale`` (area averaging when shrinking); ``scale`` 1 returns it."""
+    if scale == 1:
+        return image
+    h, w = scaled_size(image.shape[0], image.shape[1], scale)
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return cv2.resize(image, (w, h), interpolation=interpolation)

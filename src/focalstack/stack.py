@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
 from .errors import InputError
-from .pixels import to_float_image
+from .pixels import resize_image, scaled_size, to_float_image
 from .units import check_unit, near_to_far_order, to_blur_coordinate
 
 SliceLoader = Callable[[int], np.ndarray]
@@ -51,6 +51,13 @@ class Camera:
             return 1000.0 * self.sensor_width_mm / width_px
         return None
 
+    def scaled(self, scale: float) -> Camera:
+        """The camera of images resized by ``scale``: the pixel pitch grows by 1 / ``scale``; the lens
+        and the sensor stay (a pitch derived from ``sensor_width_mm`` follows the image width anyway)."""
+        if self.pixel_pitch_um is None or scale == 1:
+            return self
+        return replace(self, pixel_pitch_um=self.pixel_pitch_um / scale)
+
     def to_dict(self) -> dict:
         """Known fields only, as in the ``camera`` block of ``stack.json``."""
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -72,6 +79,8 @@ class FocalStack:
     Attributes:
         focus_positions: N focus positions in ``unit``, near to far.
         bit_depth: bit depth of the source pixels (8, 16, or 32 for float).
+        scale: size of the slices relative to the source images (1, or the factor of
+            :meth:`resized` / ``read_stack(scale=...)``).
 
     Raises:
         InputError: fewer than two slices, unequal sizes, non-finite, duplicate, missing or
@@ -101,6 +110,7 @@ class FocalStack:
         if len(names) != len(images):
             raise InputError(f"got {len(names)} names for {len(images)} slices")
         self.bit_depth = max((_bit_depth(np.asarray(img).dtype) for img in images), default=8)
+        self.scale = 1.0
         slices = [to_float_image(img, name=name) for img, name in zip(images, names)]
         shapes = [s.shape for s in slices]
         self._init(len(slices), shapes, slices.__getitem__, focus_positions, unit, camera, names)
@@ -126,7 +136,7 @@ class FocalStack:
             bit_depth: bit depth of the source (8, 16, or 32 for float), for writing outputs.
         """
         stack = cls.__new__(cls)
-        stack.bit_depth = bit_depth
+        stack.bit_depth, stack.scale = bit_depth, 1.0
         names = list(names) if names is not None else [f"slice {i}" for i in range(len(shapes))]
         stack._init(len(shapes), [tuple(s) for s in shapes], loader, focus_positions, unit, camera, names)
         return stack
@@ -181,6 +191,29 @@ class FocalStack:
         """Focus positions in the coordinate where blur is linear (diopters for metres)."""
         return to_blur_coordinate(self.focus_positions, self.unit)
 
+    def resized(self, scale: float) -> FocalStack:
+        """The stack with every slice resized by ``scale`` (0 < scale <= 1, area averaging), decoded on
+        demand like this one; the camera's pixel pitch follows (:meth:`Camera.scaled`).
+
+        Example:
+            >>> stack = FocalStack(np.random.rand(2, 8, 10).astype(np.float32), [0.5, 1.0], unit="m",
+            ...                    camera=Camera(pixel_pitch_um=2.0))
+            >>> half = stack.resized(0.5)
+            >>> half.shape, half.camera.pixel_pitch_um, half.scale
+            ((4, 5), 4.0, 0.5)
+        """
+        if not (isinstance(scale, (int, float)) and 0 < scale <= 1):
+            raise InputError(f"scale must be in (0, 1], got {scale!r}")
+        if scale == 1:
+            return self
+        shape = (*scaled_size(*self.shape, scale), *self._shape[2:])
+        stack = FocalStack.from_loader(
+            lambda k: resize_image(self[k], scale), [shape] * len(self), self.focus_positions, unit=self.unit,
+            camera=self.camera.scaled(scale) if self.camera is not None else None, names=self.names,
+            bit_depth=self.bit_depth)
+        stack.scale = self.scale * scale
+        return stack
+
     def to_array(self) -> np.ndarray:
         """All slices as one N x H x W [x 3] float32 array (costs N slices of memory)."""
         return np.stack(list(self))
@@ -204,6 +237,8 @@ class DepthResult:
         timings: seconds per stage (``decode``, ``focus_measure``, ``fusion``, ...).
         method: name of the method that produced it.
         parameters: the method's parameters, for reports.
+        metadata: how the input was prepared (``scale``, ``camera``, ``alignment``; set by
+            :func:`focalstack.estimate_depth`), written to ``result.json``.
     """
 
     depth: np.ndarray
@@ -215,6 +250,7 @@ class DepthResult:
     timings: dict[str, float] = field(default_factory=dict)
     method: str = ""
     parameters: dict = field(default_factory=dict)
+    metadata: dict = field(default_factory=dict)
 
 
 def _check_positions(focus_positions, n: int, unit: str) -> np.ndarray:

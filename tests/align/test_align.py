@@ -88,10 +88,13 @@ def test_textureless_slices_keep_their_initial_warps():
 
 
 def test_eval_runs_methods_on_the_aligned_stack(breathing):
-    from focalstack.eval.runner import with_alignment
+    from focalstack.eval.runner import method_runner
+    from focalstack.methods import resolve_method
 
     sim, stack = breathing
-    seen = []
-    with_alignment(seen.append, "auto")(stack)
-    np.testing.assert_array_equal(seen[0].to_array(), align(stack, method="auto").stack.to_array())
-    assert not np.allclose(seen[0][4], stack[4])
+    aligned = align(stack, method="auto").stack
+    assert not np.allclose(aligned[4], stack[4])
+    result = method_runner("sml", align="auto")(stack)
+    np.testing.assert_array_equal(result.depth, resolve_method("sml")(aligned).depth)
+    assert not np.array_equal(result.depth, resolve_method("sml")(stack).depth)
+    assert result.metadata["alignment"]["method"] == "auto" and result.timings["align"] > 0

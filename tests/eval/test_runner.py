@@ -9,8 +9,9 @@ from typer.testing import CliRunner
 from focalstack import FocalStack, InputError
 from focalstack.cli import app
 from focalstack.eval.datasets import LOADERS, Sample
-from focalstack.eval.runner import evaluate, open_dataset, resolve_method, score_sample, write_report
+from focalstack.eval.runner import evaluate, method_runner, open_dataset, score_sample, write_report
 from focalstack.eval.suite import suite_splits
+from focalstack.methods import resolve_method
 from focalstack.simulate import CameraEffects, SimulationConfig, write_dataset
 from focalstack.stack import DepthResult
 
@@ -26,7 +27,7 @@ def sim_root(tmp_path_factory):
 
 def test_evaluate_and_report(sim_root, tmp_path):
     datasets = {"tiny": open_dataset(f"sim:{sim_root}")}
-    rows = evaluate({"sml": resolve_method("sml"), "rdf": resolve_method("rdf")}, datasets)
+    rows = evaluate({"sml": method_runner("sml"), "rdf": method_runner("rdf")}, datasets)
     assert [(r.dataset, r.method, r.images, r.size) for r in rows] == [("tiny", "sml", 2, "4x48x48"),
                                                                        ("tiny", "rdf", 2, "4x48x48")]
     assert all(0 <= r.metrics["delta3"] <= 1 and r.metrics["mae"] >= 0 and r.seconds_per_stack > 0 for r in rows)

@@ -16,13 +16,14 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from ..classical import FOCUS_MEASURES, depth_from_focus
 from ..errors import InputError
 from ..io.images import write_image
+from ..methods import estimate_depth, resolve_method
 from ..stack import DepthResult, FocalStack
 from .datasets.base import LOADERS, Sample
 from .metrics import (
@@ -38,33 +39,12 @@ from .metrics import (
 Method = Callable[[FocalStack], DepthResult]
 
 
-DIHEDRAL = "+dihedral"
-
-
-def resolve_method(name: str, *, weights: str | None = None) -> Method:
-    """A method by name: a classical focus measure (``sml``, ``tenengrad``, ``variance``, ``rdf``)
-    or a registered model with its released weights (or the weights file ``weights``); a model's
-    name followed by ``+dihedral`` (``aifdepthnet_light:aif+dihedral``) predicts with test-time
-    augmentation over the 8 flips and rotations of each stack."""
-    if name in FOCUS_MEASURES:
-        return lambda stack: depth_from_focus(stack, focus_measure=name)
-    from ..models import create_model, list_models, split_method
-
-    dihedral = name.endswith(DIHEDRAL)
-    model_name, tag = split_method(name[: -len(DIHEDRAL)] if dihedral else name)
-    if model_name not in list_models():
-        raise InputError(f"unknown method {name!r}; available: {', '.join([*FOCUS_MEASURES, *list_models()])}, "
-                         f"a model optionally followed by {DIHEDRAL}")
-    model = create_model(model_name, pretrained=weights or tag or True)
-    return (lambda stack: model.predict(stack, dihedral=True)) if dihedral else model.predict
-
-
-def with_alignment(method: Method, how: str) -> Method:
-    """``method`` run on the stack aligned by :func:`focalstack.align.align` (``how``: its method name);
-    the alignment's time counts in the method's seconds per stack."""
-    from ..align import align
-
-    return lambda stack: method(align(stack, method=how).stack)
+def method_runner(spec: str, *, align: str = "none") -> Method:
+    """``stack -> DepthResult`` for a method string (:mod:`focalstack.methods`) through
+    :func:`focalstack.estimate_depth`, the same run as ``focalstack depth`` (a network is loaded once);
+    ``align`` aligns every stack first and its time counts in the method's seconds per stack."""
+    method = resolve_method(spec)
+    return partial(estimate_depth, method=method, align=align)
 
 
 def open_dataset(spec: str):

@@ -35,7 +35,8 @@ def write_result(
         result: what a method returned.
         out_dir: folder to create; an existing one is replaced only with ``overwrite``.
         bit_depth: 8 or 16, bit depth of ``aif.png``.
-        metadata: extra entries for ``result.json`` (input folder, version, ...).
+        metadata: extra entries for ``result.json`` (input folder, version, ...), besides the
+            result's own ``metadata``.
     """
     with atomic_directory(out_dir, overwrite=overwrite) as tmp:
         np.save(tmp / "depth.npy", result.depth.astype(np.float32))
@@ -59,5 +60,6 @@ def result_summary(result: DepthResult, metadata: dict | None = None) -> dict:
         "mean_confidence": float(result.confidence.mean()),
         "timings_s": {k: round(v, 4) for k, v in result.timings.items()},
     }
+    summary.update(result.metadata)
     summary.update(metadata or {})
     return summary

@@ -19,10 +19,10 @@ import warnings
 from dataclasses import fields
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from ..errors import InputError
+from ..pixels import resize_image, scaled_size
 from ..stack import Camera, FocalStack
 from ..units import check_unit
 from .atomic import atomic_directory
@@ -83,7 +83,8 @@ def read_stack(
         unit: unit of ``focus_positions`` (``"m"``, ``"diopter"``, ``"disparity"``,
             ``"index"``); required with ``focus_positions``. ``unit="index"`` alone
             ignores all focus information.
-        scale: resize factor applied to every slice on decoding (0 < scale <= 1).
+        scale: resize factor applied to every slice on decoding (0 < scale <= 1); the camera's
+            pixel pitch is that of the resized slices (the file's divided by ``scale``).
         max_megapixels: refuse slices larger than this (after ``scale``).
 
     Returns:
@@ -107,11 +108,13 @@ def read_stack(
     shapes = [_scaled_shape(h, scale) for h in headers]
     _check_size(paths[0], shapes[0], max_megapixels)
     positions, unit = _focus_info(folder, paths, sidecar, focus_positions, unit)
+    camera = _camera(folder, paths, sidecar)
     stack = FocalStack.from_loader(
         _SliceLoader(paths, scale), shapes, positions, unit=unit,
-        camera=_camera(folder, paths, sidecar), names=[p.name for p in paths],
+        camera=camera.scaled(scale) if camera is not None else None, names=[p.name for p in paths],
         bit_depth=max(h.bit_depth for h in headers),
     )
+    stack.scale = scale
     return stack
 
 
@@ -154,19 +157,11 @@ class _SliceLoader:
 
     def __call__(self, i: int) -> np.ndarray:
         image = read_image_native(self.paths[i])
-        image = to_float_image(image, name=f"image {self.paths[i]}")
-        if self.scale != 1:
-            h, w = _scaled_hw(image.shape[0], image.shape[1], self.scale)
-            image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
-        return image
-
-
-def _scaled_hw(height: int, width: int, scale: float) -> tuple[int, int]:
-    return max(1, round(height * scale)), max(1, round(width * scale))
+        return resize_image(to_float_image(image, name=f"image {self.paths[i]}"), self.scale)
 
 
 def _scaled_shape(header, scale: float) -> tuple[int, ...]:
-    h, w = _scaled_hw(header.height, header.width, scale)
+    h, w = scaled_size(header.height, header.width, scale)
     return (h, w) if header.channels == 1 else (h, w, 3)
 
 

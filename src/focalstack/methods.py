@@ -1,0 +1,322 @@
+"""Depth methods by name: one grammar and one run for the command line, the evaluator and Python.
+
+A method string names a classical focus measure or a trained network, optionally followed by
+test-time modifiers::
+
+    METHOD   = MEASURE | NETWORK ("+" MODIFIER)*
+    MEASURE  = sml | tenengrad | variance | rdf          (focalstack.classical)
+    NETWORK  = NAME [":" TAG]                            (focalstack models; TAG picks other released weights)
+    MODIFIER = dihedral                                  (test-time augmentation: mean over 8 flips/rotations)
+             | tto ["=" STEPS]                           (test-time optimisation, default 30 steps)
+
+``aifdepthnet_light:aif+dihedral`` and ``daifnet+tto=50`` are methods; ``sml+dihedral`` is refused.
+:func:`parse_method` reads a string into a :class:`MethodSpec`, :func:`resolve_method` turns it into
+a reusable :class:`DepthMethod` (a network is loaded once) and :func:`estimate_depth` runs one on a
+stack: resizing, alignment, the method, timings and the result's metadata. ``focalstack depth``,
+``focalstack eval`` and Python users all go through :func:`estimate_depth`, so a method string gives
+the same depth everywhere.
+
+Options that only some methods take (``window`` only for focus measures, ``weights`` only for
+networks, ``tto_lr`` only with test-time optimisation, ...) are refused with a clear
+:class:`~focalstack.errors.InputError` when the method cannot use them, never silently ignored.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .align import align as align_stack
+from .align import identity_warps, point_shifts_px
+from .classical import FOCUS_MEASURES, ClassicalConfig, depth_from_focus
+from .errors import InputError
+from .stack import DepthResult, FocalStack
+
+ProgressCallback = Callable[[int, int], None]
+
+DIHEDRAL = "dihedral"
+TTO = "tto"
+DEFAULT_TTO_STEPS = 30
+CLASSICAL_OPTIONS = ("window", "peak_fit", "fusion", "refine", "refine_radius")
+TTO_OPTIONS = ("tto_lr", "tto_renderer", "tto_aif")
+TTO_RENDERERS = ("per_pixel", "layered")
+TTO_AIFS = ("model", "coarse")
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """A parsed method string.
+
+    Attributes:
+        name: a focus measure or a registered network name.
+        tag: released weights other than the network's default (``NAME:TAG``), or None.
+        dihedral: test-time augmentation (networks only).
+        tto_steps: test-time optimisation steps (networks only; 0 = none).
+    """
+
+    name: str
+    tag: str | None = None
+    dihedral: bool = False
+    tto_steps: int = 0
+
+    @property
+    def is_classical(self) -> bool:
+        return self.name in FOCUS_MEASURES
+
+    @property
+    def network(self) -> str:
+        """``NAME[:TAG]`` without modifiers (the released weights' name)."""
+        return f"{self.name}:{self.tag}" if self.tag else self.name
+
+    def __str__(self) -> str:
+        modifiers = ([DIHEDRAL] if self.dihedral else []) + ([f"{TTO}={self.tto_steps}"] if self.tto_steps else [])
+        return "+".join([self.network, *modifiers])
+
+
+def parse_method(text: str) -> MethodSpec:
+    """Read a method string (module docstring's grammar) and check that its names exist.
+
+    Example:
+        >>> parse_method("aifdepthnet_light:aif+dihedral")
+        MethodSpec(name='aifdepthnet_light', tag='aif', dihedral=True, tto_steps=0)
+        >>> parse_method("sml").is_classical
+        True
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise InputError("a method is needed: a focus measure or a network name (see `focalstack models`)")
+    base, *modifiers = text.strip().split("+")
+    name, _, tag = base.partition(":")
+    spec = MethodSpec(name, tag or None)
+    for modifier in modifiers:
+        spec = _with_modifier(spec, modifier, text)
+    if spec.is_classical:
+        if tag or spec.dihedral or spec.tto_steps:
+            raise InputError(f"{text!r}: {name} is a classical focus measure; tags, +{DIHEDRAL} and +{TTO} apply "
+                             "to trained networks only (see `focalstack models`)")
+        return spec
+    from .models import list_models  # torch is imported for networks only
+
+    if name not in list_models():
+        raise InputError(f"unknown method {base!r}: use a focus measure ({', '.join(FOCUS_MEASURES)}) or a network "
+                         f"({', '.join(list_models())}), optionally NAME:TAG for other released weights, "
+                         f"+{DIHEDRAL} or +{TTO}[=STEPS]")
+    return spec
+
+
+def _with_modifier(spec: MethodSpec, modifier: str, text: str) -> MethodSpec:
+    key, has_value, value = modifier.partition("=")
+    if key == DIHEDRAL and not has_value and not spec.dihedral:
+        return replace(spec, dihedral=True)
+    if key == TTO and not spec.tto_steps:
+        steps = _int(value, f"{text!r}: +{TTO}=STEPS") if has_value else DEFAULT_TTO_STEPS
+        if steps < 1:
+            raise InputError(f"{text!r}: +{TTO}=STEPS needs at least 1 step")
+        return replace(spec, tto_steps=steps)
+    raise InputError(f"{text!r}: unknown or repeated modifier {'+' + modifier!r}; use +{DIHEDRAL} or "
+                     f"+{TTO}[=STEPS]")
+
+
+def _int(text: str, what: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise InputError(f"{what} must be a whole number, got {text!r}") from None
+
+
+class DepthMethod:
+    """A resolved method: ``method(stack, progress=None) -> DepthResult`` on stacks already resized
+    and aligned (use :func:`estimate_depth` for the whole run). Reusable across stacks."""
+
+    def __init__(self, spec: MethodSpec, run: Callable[[FocalStack, ProgressCallback | None], DepthResult]):
+        self.spec, self._run = spec, run
+
+    def __call__(self, stack: FocalStack, *, progress: ProgressCallback | None = None) -> DepthResult:
+        start = time.perf_counter()
+        result = self._run(stack, progress)
+        result.timings["total"] = time.perf_counter() - start
+        return result
+
+    def __repr__(self) -> str:
+        return f"DepthMethod({str(self.spec)!r})"
+
+
+def resolve_method(
+    method: str | MethodSpec,
+    *,
+    weights: str | Path | None = None,
+    window: int | None = None,
+    peak_fit: str | None = None,
+    fusion: str | None = None,
+    refine: str | None = None,
+    refine_radius: int | None = None,
+    tto_lr: float | None = None,
+    tto_renderer: str | None = None,
+    tto_aif: str | None = None,
+) -> DepthMethod:
+    """A :class:`DepthMethod` from a method string and the options that apply to it.
+
+    Args:
+        method: a method string (module docstring) or a :class:`MethodSpec`.
+        weights: a safetensors file replacing a network's released weights (networks only).
+        window, peak_fit, fusion, refine, refine_radius: the classical pipeline's settings
+            (:class:`~focalstack.classical.ClassicalConfig`; focus measures only; None = its default).
+        tto_lr, tto_renderer, tto_aif: test-time optimisation's learning rate (default 1e-4),
+            re-rendering (``per_pixel`` or ``layered``) and all-in-focus source (``model`` or
+            ``coarse``); only with ``+tto``.
+
+    Raises:
+        InputError: an unknown method, untrained network or unreadable weights, or an option the
+            method does not take (named as on the command line).
+    """
+    spec = method if isinstance(method, MethodSpec) else parse_method(method)
+    options = {"weights": weights, "window": window, "peak_fit": peak_fit, "fusion": fusion, "refine": refine,
+               "refine_radius": refine_radius, "tto_lr": tto_lr, "tto_renderer": tto_renderer, "tto_aif": tto_aif}
+    given = {k: v for k, v in options.items() if v is not None}
+    _refuse_inapplicable(spec, given)
+    if spec.is_classical:
+        config = ClassicalConfig(focus_measure=spec.name, **{k: given[k] for k in CLASSICAL_OPTIONS if k in given})
+        return DepthMethod(spec, lambda stack, progress: _classical(stack, config, str(spec), progress))
+    from .models import create_model
+
+    model = create_model(spec.name, pretrained=weights or spec.tag or True)  # clear message if untrained
+    tto = _tto_settings(given) if spec.tto_steps else None
+    return DepthMethod(spec, lambda stack, progress: _network(model, spec, tto, stack, progress))
+
+
+def _refuse_inapplicable(spec: MethodSpec, given: dict) -> None:
+    if spec.is_classical:
+        wrong = [k for k in given if k not in CLASSICAL_OPTIONS]
+        why = f"{spec.name} is a classical focus measure; these options belong to trained networks"
+    else:
+        wrong = [k for k in given if k in CLASSICAL_OPTIONS or (k in TTO_OPTIONS and not spec.tto_steps)]
+        why = (f"{spec.network} is a trained network: the focus-measure options apply to classical methods only"
+               + ("" if spec.tto_steps else f", and the test-time optimisation options need --tto (+{TTO})"))
+    if wrong:
+        flags = ", ".join("--" + k.replace("_", "-") for k in wrong)
+        raise InputError(f"{flags} does not apply to method {str(spec)!r}: {why}")
+
+
+def _tto_settings(given: dict) -> dict:
+    settings = {"lr": given.get("tto_lr", 1e-4), "renderer": given.get("tto_renderer", "per_pixel"),
+                "aif": given.get("tto_aif", "model")}
+    if not settings["lr"] > 0:
+        raise InputError(f"--tto-lr must be > 0, got {settings['lr']}")
+    if settings["renderer"] not in TTO_RENDERERS or settings["aif"] not in TTO_AIFS:
+        raise InputError(f"--tto-renderer must be one of {', '.join(TTO_RENDERERS)} and --tto-aif one of "
+                         f"{', '.join(TTO_AIFS)}")
+    return settings
+
+
+def _classical(stack: FocalStack, config: ClassicalConfig, name: str, progress) -> DepthResult:
+    result = depth_from_focus(stack, config, progress=progress)
+    result.method = name
+    return result
+
+
+def _network(model, spec: MethodSpec, tto: dict | None, stack: FocalStack, progress) -> DepthResult:
+    report = None
+    if tto is not None:
+        from .train.tto import test_time_optimize
+
+        psf = "disc" if tto["renderer"] == "layered" else "gaussian"
+        model, report = test_time_optimize(model, stack, spec.tto_steps, lr=tto["lr"], renderer=tto["renderer"],
+                                           psf=psf, aif=tto["aif"], progress=progress)
+    result = model.predict(stack, dihedral=spec.dihedral)
+    result.method, result.parameters = str(spec), {**model.model_config, "dihedral": spec.dihedral}
+    if report is not None:
+        result.timings["tto"] = report.seconds
+        result.parameters["tto"] = {**report.to_dict(), **tto}
+    return result
+
+
+def estimate_depth(
+    stack: FocalStack,
+    *,
+    method: str | MethodSpec | DepthMethod = "sml",
+    align: str = "auto",
+    scale: float = 1.0,
+    dihedral: bool = False,
+    tto: int = 0,
+    progress: ProgressCallback | None = None,
+    **options,
+) -> DepthResult:
+    """Depth, all-in-focus image and confidence of a focal stack with any method: what ``focalstack
+    depth`` does, without the files.
+
+    Args:
+        stack: the focal stack (:func:`focalstack.read_stack` or :class:`~focalstack.FocalStack`).
+        method: a method string (``"sml"``, ``"aifdepthnet_light"``, ``"daifnet+tto=30"``; see
+            :mod:`focalstack.methods`), a :class:`MethodSpec` or a :class:`DepthMethod` from
+            :func:`resolve_method` (to reuse a loaded network over many stacks).
+        align: slice alignment first (:func:`focalstack.align.align`): ``auto``, ``metadata``,
+            ``ecc``, ``metadata+ecc`` or ``none``.
+        scale: resize the slices by this factor first (0 < scale <= 1); the camera's pixel pitch
+            follows, so test-time optimisation renders blur at the right size.
+        dihedral, tto: the same as the method's ``+dihedral`` and ``+tto=STEPS``.
+        progress: ``progress(done, total)`` per slice (classical) or per optimisation step (``tto``).
+        options: the method's options (:func:`resolve_method`); refused when they do not apply.
+
+    Returns:
+        A :class:`~focalstack.DepthResult` in the stack's unit; ``timings`` has ``align`` and
+        ``total`` (alignment included); ``metadata`` records the scale, camera and alignment.
+
+    Example:
+        >>> import numpy as np, cv2
+        >>> sharp = np.random.default_rng(0).random((48, 48), dtype=np.float32)
+        >>> slices = [cv2.GaussianBlur(sharp, (0, 0), s) if s else sharp for s in (2, 0, 2)]
+        >>> stack = FocalStack(slices, [2 / 3, 1.0, 2.0], unit="m")
+        >>> result = estimate_depth(stack, method="sml", align="none", refine="none")
+        >>> round(float(np.median(result.depth)), 2), result.method
+        (1.0, 'sml')
+    """
+    runner = _runner(method, dihedral, tto, options)
+    if scale != 1:
+        stack = stack.resized(scale)
+    start = time.perf_counter()
+    alignment = align_stack(stack, method=align)
+    seconds = time.perf_counter() - start
+    result = runner(alignment.stack, progress=progress)
+    result.timings["align"] = seconds
+    result.timings["total"] += seconds
+    result.metadata = {"scale": stack.scale, "camera": stack.camera.to_dict() if stack.camera else None,
+                       "alignment": alignment_record(alignment)}
+    return result
+
+
+def _runner(method, dihedral: bool, tto: int, options: dict) -> DepthMethod:
+    if isinstance(method, DepthMethod):
+        if dihedral or tto or options:
+            raise InputError("a resolved DepthMethod already holds its options; pass a method string instead")
+        return method
+    spec = merge_modifiers(method if isinstance(method, MethodSpec) else parse_method(method), dihedral=dihedral,
+                           tto=tto)
+    unknown = sorted(set(options) - {"weights", *CLASSICAL_OPTIONS, *TTO_OPTIONS})
+    if unknown:
+        raise TypeError(f"estimate_depth() got unexpected keyword arguments: {', '.join(unknown)}")
+    return resolve_method(spec, **options)
+
+
+def merge_modifiers(spec: MethodSpec, *, dihedral: bool = False, tto: int = 0) -> MethodSpec:
+    """``spec`` with test-time augmentation and optimisation given apart from the method string
+    (``--dihedral``, ``--tto STEPS``); a contradiction or a modifier for a focus measure is refused."""
+    if not isinstance(tto, int) or tto < 0:
+        raise InputError(f"--tto must be a whole number of steps >= 0, got {tto!r}")
+    if (dihedral or tto) and spec.is_classical:
+        flag = "--dihedral averages a network's predictions" if dihedral else "--tto fine-tunes a network"
+        raise InputError(f"{flag}; {spec.name!r} is a classical focus measure (see `focalstack models`)")
+    if tto and spec.tto_steps and tto != spec.tto_steps:
+        raise InputError(f"--tto {tto} contradicts the method's +{TTO}={spec.tto_steps}")
+    return replace(spec, dihedral=spec.dihedral or dihedral, tto_steps=spec.tto_steps or tto)
+
+
+def alignment_record(alignment) -> dict:
+    """``result.json`` / ``stack.json``'s record of the alignment: method, reference slice, warps (reference -> slice)
+    and the largest correction in pixels."""
+    record = {"method": alignment.method, "reference": alignment.reference,
+              "warps": [[[round(float(v), 6) for v in row] for row in w] for w in alignment.warps]}
+    if alignment.method != "none":
+        shifts = point_shifts_px(alignment.warps, identity_warps(len(alignment.warps)), alignment.stack.shape)
+        record["largest_correction_px"] = round(float(shifts.max()), 3)
+    return record
