@@ -1,7 +1,7 @@
 """Stack alignment: undo focus breathing and slice-to-slice misregistration before depth estimation.
 
 - :mod:`.warps`: the warp convention (2 x 3, reference frame -> slice), resampling, composition, error.
-- :mod:`.metadata`: field-of-view warps from focus distances and focal length (``002`` Eq. 1).
+- :mod:`.metadata`: field-of-view warps from focus distances and focal length (Won & Jeon, ECCV 2022, Eq. 1).
 - :mod:`.ecc`: image-based refinement (OpenCV ECC), translation or affine.
 - :func:`align`: one entry, ``align(stack, method="auto")``.
 """

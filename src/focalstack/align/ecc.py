@@ -1,7 +1,7 @@
 """Image-based refinement of slice warps: ECC (Evangelidis & Psarakis 2008) through OpenCV.
 
 Focus breathing is not all of a real stack's misalignment: the principal point wanders between slices
-and the metadata focus distance is not exactly where the lens sat (``002`` section 3.1). Each slice is
+and the metadata focus distance is not exactly where the lens sat (Won & Jeon, ECCV 2022, section 3.1). Each slice is
 registered to its neighbour nearer the reference, already resampled into the reference frame, by
 maximising the enhanced correlation coefficient (invariant to gain and offset, so vignetting and
 exposure changes do not matter), starting from the given warps (metadata or identity). Neighbours

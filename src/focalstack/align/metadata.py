@@ -1,12 +1,11 @@
 """Alignment from camera metadata: the field-of-view change of focus breathing.
 
 A lens focused at distance F sits s = F f / (F - f) from the sensor (thin lens), so a slice focused at
-F_n is magnified by s_n / s_ref relative to the reference slice (``002`` Eq. 1, the "in the wild" paper's
-first alignment step). The reference is the slice with the longest s, the nearest focus: it has the
-smallest field of view, so every other slice covers all of it and no pixel of the aligned stack is
-invented. Magnification is about the image centre (the principal point is not in the metadata;
-:mod:`.ecc` estimates what is left).
-"""
+F_n is magnified by s_n / s_ref relative to the reference slice (Eq. 1 of Won & Jeon, "Learning Depth
+from Focus in the Wild", ECCV 2022, the paper's first alignment step). The reference is the slice with
+the longest s, the nearest focus: it has the smallest field of view, so every other slice covers all of
+it and no pixel of the aligned stack is invented. Magnification is about the image centre (the principal
+point is not in the metadata; :mod:`.ecc` estimates what is left)."""
 
 from __future__ import annotations
 

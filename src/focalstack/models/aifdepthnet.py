@@ -1,7 +1,8 @@
-"""AiFDepthNet-style network (Wang et al., ICCV 2021, ``000_5934dcb8bf15ccde.txt``).
+"""AiFDepthNet-style network (Wang et al., "Bridging Unsupervised and Supervised Depth from Focus via
+All-in-Focus Supervision", ICCV 2021).
 
 A 3D ConvNet over the focal stack produces one attention map M (B x N x H x W) shared by two
-heads (``001_5dfa494f03249656.txt`` Eq. 1-3):
+heads (the normalisation equations as written in the supplement of Won & Jeon, ECCV 2022, Eq. 1-3):
 
     depth = sum_j sigma(M)_j F_j,   sigma = softplus(M) / sum_j softplus(M)      (Eq. 1)
     AiF   = sum_j zeta(M)_j I_j,    zeta  = softmax over j                       (Eq. 2-3)

@@ -1,5 +1,4 @@
-"""DAIF-Net (Si et al., "Fully Self-Supervised Depth Estimation from Defocus Clue", CVPR 2023,
-``003_c13972046b5f2f80.txt``).
+"""DAIF-Net (Si et al., "Fully Self-Supervised Depth Estimation from Defocus Clue", CVPR 2023).
 
 DAIF-Net inverts the defocus model: from a focal stack J_1..J_N it predicts the all-in-focus image I
 and the depth D together, {I, D} = Phi(J_1, ..., J_N) (poster, "DAIF-Net"); training re-renders the

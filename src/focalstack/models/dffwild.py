@@ -1,7 +1,7 @@
 """Depth network of "Learning Depth from Focus in the Wild" (Won & Jeon, ECCV 2022), without the alignment network.
 
-Papers: ``002_ac68fe622fd51a49.txt`` (Sec. 3.2-3.3, Fig. 5, Fig. 11, Table 5, implementation details) and its
-supplement ``001_5dfa494f03249656.txt`` (Sec. 1-2). The focal stack is a volume channels x N x H x W (colour,
+Papers: the main paper (Sec. 3.2-3.3, Fig. 5, Fig. 11, Table 5, implementation details) and its supplement
+(Sec. 1-2). The focal stack is a volume channels x N x H x W (colour,
 slices, rows, columns) and the network runs in three stages:
 
 1. Feature extraction (Sec. 3.2): a dilated convolution, then three levels of SRD (sharp region detection: a 2D
@@ -13,10 +13,10 @@ slices, rows, columns) and the network runs in three stages:
    to the next pyramid level, where it is concatenated with that level's features.
 
 Every stage ends in focus logits K_i (B x N x h x w, upsampled to full size), i = 1..4 coarse to fine (the depth
-loss weights 0.3, 0.5, 0.7, 1.0 of Eq. 3 in 002 apply to them in that order):
+loss weights 0.3, 0.5, 0.7, 1.0 of the paper's Eq. 3 apply to them in that order):
 
-    D_i   = sum_j P_ij F_j,        P_ij     = softplus(K_ij) / sum_j softplus(K_ij)     (001 Eq. 1)
-    AiF_i = sum_j P^AiF_ij I_j,    P^AiF_ij = exp(K_ij) / sum_j exp(K_ij)               (001 Eq. 2-3)
+    D_i   = sum_j P_ij F_j,        P_ij     = softplus(K_ij) / sum_j softplus(K_ij)     (suppl. Eq. 1)
+    AiF_i = sum_j P^AiF_ij I_j,    P^AiF_ij = exp(K_ij) / sum_j exp(K_ij)               (suppl. Eq. 2-3)
 
 Any N >= 2 works, also N at test time different from training: slices interact only through convolutions along the
 slice axis with zero padding (kernel size 3) and pooling that never strides over slices; no layer's size depends on
@@ -198,7 +198,7 @@ class ResBlock(nn.Module):
 
 
 class SharpRegionDetector(nn.Module):
-    """SRD (002 Sec. 3.2, Fig. 5 left): per-slice 2D ResNet block + attention from 3D convs over neighbour slices."""
+    """SRD (paper Sec. 3.2, Fig. 5 left): per-slice 2D ResNet block + attention from 3D convs over neighbour slices."""
 
     def __init__(self, channels: int) -> None:
         super().__init__()
@@ -213,7 +213,7 @@ class SharpRegionDetector(nn.Module):
 
 
 class EffectiveDownsampling(nn.Module):
-    """EFD (002 Sec. 3.2, Fig. 5 right): strided 3D conv + (2D max-pool -> 3D conv), summed; halves H and W."""
+    """EFD (paper Sec. 3.2, Fig. 5 right): strided 3D conv + (2D max-pool -> 3D conv), summed; halves H and W."""
 
     def __init__(self, cin: int, cout: int) -> None:
         super().__init__()
@@ -250,7 +250,7 @@ def effective_downsampling(kind: str, cin: int, cout: int) -> nn.Module:
 
 
 class FeatureExtraction(nn.Module):
-    """Dilated convolution, then SRD / EFD levels (002 Sec. 3.2): the pyramid C*2^L x N x H/2^L x W/2^L, L = 0, 1, 2."""
+    """Dilated convolution, then SRD / EFD levels (Sec. 3.2): the pyramid C*2^L x N x H/2^L x W/2^L, L = 0, 1, 2."""
 
     def __init__(self, in_channels: int, channels: int, *, srd: str, efd: str, levels: int = 3) -> None:
         super().__init__()
@@ -280,7 +280,7 @@ class PooledResBlock(nn.Module):
 
 
 class MultiScaleAggregation(nn.Module):
-    """Average pools 2x2, 4x4, 8x8 + ResBlocks, fused by one hourglass (002 Sec. 3.3); C x N x h x w -> at h/2."""
+    """Average pools 2x2, 4x4, 8x8 + ResBlocks, fused by one hourglass (paper Sec. 3.3); C x N x h x w -> at h/2."""
 
     def __init__(self, c: int) -> None:
         super().__init__()
@@ -302,7 +302,7 @@ class MultiScaleAggregation(nn.Module):
 
 
 class Hourglass(nn.Module):
-    """Refinement hourglass of width c (002 Sec. 3.3): fuse, two stride-2 levels, back; PSMNet-style skips.
+    """Refinement hourglass of width c (paper Sec. 3.3): fuse, two stride-2 levels, back; PSMNet-style skips.
 
     Input: the upsampled volume and the pyramid features (c x N x h x w each, concatenated); returns the
     c x N x h x w output and the fused input.
@@ -326,7 +326,7 @@ class Hourglass(nn.Module):
 
 
 class Refinement(nn.Module):
-    """Three hourglasses coarse to fine with the pyramid (002 Sec. 3.3); focus logits at 4 scales.
+    """Three hourglasses coarse to fine with the pyramid (paper Sec. 3.3); focus logits at 4 scales.
 
     ``forward(aggregated 4C x N x H/8 x W/8, pyramid)`` -> logits B x 1 x N x h x w at H/8, H/4, H/2, H.
     """
@@ -397,7 +397,7 @@ class DfFWild(FocalStackNet):
 
 
 def regress(logits: Tensor, positions01: Tensor, slices: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Depth (Eq. 1), all-in-focus image and its weights (Eq. 2-3 of 001) from focus logits B x N x h x w.
+    """Depth (Eq. 1), all-in-focus image and its weights (suppl. Eq. 2-3) from focus logits B x N x h x w.
 
     The logits are upsampled bilinearly to the slices' H x W. Returns depth B x 1 x H x W in the positions' unit,
     all-in-focus B x C x H x W and the softmax probabilities B x N x H x W.
@@ -414,7 +414,7 @@ def regress(logits: Tensor, positions01: Tensor, slices: Tensor) -> tuple[Tensor
 
 
 def parameter_breakdown(model: DfFWild) -> dict[str, int]:
-    """Learnable parameters per part, named as in 002's implementation details."""
+    """Learnable parameters per part, named as in the paper's implementation details."""
     parts = {"feature_extraction": model.features, "aggregation": model.aggregation, "refinement": model.refinement}
     return {name: sum(p.numel() for p in part.parameters()) for name, part in parts.items()}
 

@@ -5,7 +5,7 @@ A defocus PSF is parametrised by the circle-of-confusion radius R in pixels
 
 - ``"disc"``: the geometric-optics PSF, a uniform disc of radius R; per-axis standard
   deviation R / 2.
-- ``"gaussian"``: the smooth stand-in used by ``003_c13972046b5f2f80.txt``, with standard
+- ``"gaussian"``: the smooth stand-in used by Si et al. (CVPR 2023), with standard
   deviation ``sigma = sigma_per_radius * R``. The default 0.5 gives the Gaussian the same
   second moment as the disc of radius R; ``sigma_per_radius=1`` is the choice sigma = R.
 - ``"lightfield"``: a light field of V x V sub-aperture views refocused by shift-and-add (the

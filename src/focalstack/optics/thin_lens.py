@@ -6,12 +6,12 @@ and ``abs``), so the same formula serves the simulator and the differentiable lo
 Conventions: distances in metres unless the name says otherwise (``_mm``, ``_um``, ``_px``);
 depth and focus distance are measured from the lens; focal length f < focus distance F.
 
-Circle of confusion (``003_c13972046b5f2f80.txt``), for an object at depth d:
+Circle of confusion (Si et al., CVPR 2023), for an object at depth d:
 
     CoC = |d - F| / d * f^2 / (N (F - f))        (diameter on the sensor, metres)
     radius_px = CoC / (2 p)                       (p = pixel pitch, metres)
 
-Lens-to-sensor distance when focused at F (``002_ac68fe622fd51a49.txt`` Eq. 1):
+Lens-to-sensor distance when focused at F (Won & Jeon, ECCV 2022, Eq. 1):
 
     s = F f / (F - f)
 """

@@ -3,15 +3,15 @@
 A :class:`CameraProfile` is a thin-lens camera (focal length, f-number, native pixel pitch and
 resolution) with the focus and scene depth ranges it is used at. :func:`simulate_stack` renders
 a :class:`~focalstack.simulate.scenes.Scene` through it as a focal stack, adding the effects of
-``002_ac68fe622fd51a49.txt`` section 3.1 and ``001_5dfa494f03249656.txt`` section 4, each
+Won & Jeon, "Learning Depth from Focus in the Wild" (ECCV 2022), section 3.1 and its supplement, section 4, each
 switchable in :class:`CameraEffects`:
 
 - **focal breathing**: the lens-to-sensor distance s_n = F_n f / (F_n - f) changes with the
   focus distance F_n, so each slice is magnified by s_n / s_target relative to the target slice
-  (the one with the smallest field of view: the nearest focus). Eq. 1 of ``002``.
+  (the one with the smallest field of view: the nearest focus). Eq. 1 of Won & Jeon.
 - **focus-distance error**: the lens does not sit exactly where the metadata says. The lens
   position has a relative error e_n ~ Normal(0, fov_error / F_n[m]) (it shrinks as 1/focus
-  distance, ``001`` Fig. 5); the true focus distance, which sets the blur, and the true
+  distance, their supplement, Fig. 5); the true focus distance, which sets the blur, and the true
   magnification both follow from the perturbed lens position, while the stack's metadata keeps
   the nominal F_n.
 - **principal-point jitter**: a per-slice translation ~ Normal(mean, std) in sensor pixels.
