@@ -19,7 +19,7 @@ import torch
 
 from focalstack.models import create_model
 from focalstack.simulate.dataset import SimulatedDataset, SimulationConfig
-from focalstack.train.config import DataConfig, TrainConfig
+from focalstack.train.config import DataConfig, ModelConfig, TrainConfig
 from focalstack.train.data import StepBatches, open_sources
 from focalstack.train.trainer import training_loss
 
@@ -70,7 +70,7 @@ def main() -> None:
     data = DataConfig(folders=[args.data], crop=crop, min_slices=n, max_slices=n, cache=True)
     batch = StepBatches(open_sources(data), data, batch_size=b, seed=0)[0]
     for name, regime in RUNS:
-        config = TrainConfig(model=name, regime=regime, data=data)
+        config = TrainConfig(model=ModelConfig(name=name), regime=regime, data=data)
         model = create_model(name).train()
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
 

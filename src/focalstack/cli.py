@@ -379,6 +379,8 @@ def train(
     resume: bool = typer.Option(False, "--resume", help="Continue the run in the config's out folder exactly where "
                                 "its last checkpoint left it."),
     steps: int = typer.Option(None, help="Override the config's number of steps (e.g. to extend a run)."),
+    until: int = typer.Option(None, "--until", metavar="STEP", help="Stop after this step, with last.pt written, "
+                              "as an interrupted run (the schedule stays that of all the steps; --resume continues)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Train a network (depth, all-in-focus or self-supervised); run under torchrun for several processes."""
@@ -390,17 +392,17 @@ def train(
     try:
         cfg = TrainConfig.from_yaml(config)
         if steps is not None:
-            cfg = dataclasses.replace(cfg, steps=steps)
+            cfg = dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, steps=steps))
         trainer = Trainer(cfg, resume=resume, progress=not quiet, echo=lambda line: typer.echo(line, err=True))
-        summary = trainer.fit()
+        summary = trainer.fit(until_step=until)
         trainer.close()  # after a run that ended on every rank; an error exits and torchrun stops the others
     except (InputError, OSError) as exc:
         _fail(exc)
     if trainer.rank == 0:
         best = summary["best"]
-        typer.echo(f"step {summary['step']}/{cfg.steps}, last loss {summary['loss']:.4g}, "
+        typer.echo(f"step {summary['step']}/{cfg.run.steps}, last loss {summary['loss']:.4g}, "
                    f"{summary['seconds']:.1f} s; best {best['metric']} {best['value']:.4g} at step {best['step']}; "
-                   f"checkpoints in {cfg.out}", err=True)
+                   f"checkpoints in {cfg.run.out}", err=True)
     if "rank_param_difference" in summary:
         typer.echo(f"rank {trainer.rank}: ranks in sync, max parameter difference "
                    f"{summary['rank_param_difference']:.3g}", err=True)

@@ -30,9 +30,9 @@ def test_model_on_gpu_matches_cpu(name):
 
 @pytest.mark.parametrize("regime", ["depth", "self"])
 def test_bf16_autocast_training_lowers_the_loss(tmp_path, tiny_data, regime):  # noqa: F811
-    extra = {"self_renderer": "per_pixel", "self_psf": "gaussian"} if regime == "self" else {}
-    config = tiny_config(tiny_data, tmp_path / "amp", regime=regime, steps=40, device="cuda", amp=True,
-                         val_every=0, checkpoint_every=40, **extra,
+    extra = {"render": {"renderer": "per_pixel", "psf": "gaussian"}} if regime == "self" else {}
+    config = tiny_config(tiny_data, tmp_path / "amp", regime=regime, loss=extra,
+                         run={"steps": 40, "device": "cuda", "amp": True, "val_every": 0, "checkpoint_every": 40},
                          data={"val_folders": [], "min_slices": 4, "crop": 32,
                                "augment": {"flips": False, "rot90": False, "brightness": 0.0, "contrast": 0.0,
                                            "gamma": 0.0}})
@@ -54,7 +54,8 @@ def test_bf16_autocast_training_lowers_the_loss(tmp_path, tiny_data, regime):  #
 
 
 def test_torchrun_with_nccl(tmp_path, tiny_data):  # noqa: F811
-    config = tiny_config(tiny_data, tmp_path / "nccl", batch_size=2, steps=4, val_every=0, device="cuda")
+    config = tiny_config(tiny_data, tmp_path / "nccl",
+                         run={"batch_size": 2, "steps": 4, "val_every": 0, "device": "cuda"})
     config.save(tmp_path / "nccl.yaml")
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=1",
                "-m", "focalstack", "train", str(tmp_path / "nccl.yaml"), "-q"]

@@ -5,17 +5,22 @@ import torch
 
 from focalstack.optics.render import render_focal_stack
 from focalstack.train.losses import (
+    AllInFocusLoss,
+    DepthLoss,
+    Rendering,
+    SelfSupervisedLoss,
+    TeacherLoss,
     aif_loss,
-    aif_rerender_loss,
     coarse_all_in_focus,
     depth_loss,
     edge_aware_smoothness,
     gradient_matching,
-    self_supervised_loss,
     ssim,
 )
 
 LENS = dict(focal_length_mm=4.4, f_number=1.8, pixel_pitch_um=5.6)
+LAYERED = Rendering(renderer="layered", psf="disc", layers=8)
+RECONSTRUCTION_ONLY = SelfSupervisedLoss(coarse_aif=0.0, smoothness=0.0)
 
 
 def test_depth_loss_weights_and_zero():
@@ -36,6 +41,19 @@ def test_depth_loss_gradient_points_to_the_target():
     pred = torch.full((1, 1, 4, 4), 0.5, requires_grad=True)
     depth_loss([pred], target).backward()
     assert (pred.grad > 0).all()
+
+
+def test_depth_loss_object_holds_its_settings():
+    target = torch.zeros(1, 1, 16, 16)
+    noisy = target + torch.randn(1, 1, 16, 16, generator=torch.Generator().manual_seed(2)) * 0.1
+    assert float(DepthLoss()([noisy], target)) == pytest.approx(float(depth_loss([noisy], target)))
+    assert float(DepthLoss(norm="l1", gradient=0.5)([noisy], target)) == \
+        pytest.approx(float(depth_loss([noisy], target, norm="l1", gradient=0.5)))
+    assert float(DepthLoss(norm="l1")([noisy], target)) != pytest.approx(float(DepthLoss()([noisy], target)))
+    with pytest.raises(ValueError, match="norm"):
+        DepthLoss(norm="l3")
+    with pytest.raises(ValueError, match="gradient must be >= 0"):
+        DepthLoss(gradient=-1.0)
 
 
 def test_gradient_matching_ignores_offsets_and_counts_noise():
@@ -99,14 +117,14 @@ def _scene():
 
 def test_self_supervised_reconstruction_is_zero_for_the_truth():
     aif, depth, focus, slices = _scene()
-    loss, parts = self_supervised_loss(depth, aif, slices, focus, coarse_aif_weight=0.0, smoothness=0.0, **LENS)
+    loss, parts = RECONSTRUCTION_ONLY(depth, aif, slices, focus, **LENS)
     assert parts["reconstruction"] < 1e-6 and float(loss) < 1e-6
 
 
 def test_self_supervised_gradient_moves_depth_towards_the_truth():
     aif, depth, focus, slices = _scene()
     guess = torch.full_like(depth, 0.45).requires_grad_()
-    loss, _ = self_supervised_loss(guess, aif, slices, focus, coarse_aif_weight=0.0, smoothness=0.0, **LENS)
+    loss, _ = RECONSTRUCTION_ONLY(guess, aif, slices, focus, **LENS)
     loss.backward()
     grad = guess.grad[0, 0]
     # descending the gradient moves the near half (truth 0.3) nearer and the far half (0.6) farther
@@ -119,13 +137,13 @@ def test_layered_disc_loss_is_zero_for_the_truth_and_prefers_it_at_occlusions():
     over the sharp foreground), so the layered loss ranks the truth first."""
     aif, depth, focus, slices = _scene()
     slices = render_focal_stack(aif, depth, focus, method="layered", psf="disc", num_layers=8, **LENS)
-    kw = dict(coarse_aif_weight=0.0, smoothness=0.0, method="layered", psf="disc", num_layers=8, **LENS)
-    truth = self_supervised_loss(depth, aif, slices, focus, **kw)[1]["reconstruction"]
+    loss = SelfSupervisedLoss(coarse_aif=0.0, smoothness=0.0, rendering=LAYERED)
+    truth = loss(depth, aif, slices, focus, **LENS)[1]["reconstruction"]
     assert truth < 1e-5
     for wrong in (depth * 1.1, torch.full_like(depth, 0.45)):
-        assert self_supervised_loss(wrong, aif, slices, focus, **kw)[1]["reconstruction"] > truth + 1e-3
+        assert loss(wrong, aif, slices, focus, **LENS)[1]["reconstruction"] > truth + 1e-3
     guess = torch.full_like(depth, 0.45).requires_grad_()
-    self_supervised_loss(guess, aif, slices, focus, **kw)[0].backward()
+    loss(guess, aif, slices, focus, **LENS)[0].backward()
     assert torch.isfinite(guess.grad).all() and guess.grad.abs().sum() > 0
 
 
@@ -134,16 +152,32 @@ def test_aif_rerender_loss_is_zero_for_the_true_depth_and_descends_towards_it():
     re-renders the stack; depths halfway to the middle score worse, and its gradient moves
     each half towards its plane (the all-in-focus L1 alone has no such gradient)."""
     aif, depth, focus, slices = _scene()
-    kw = dict(method="layered", psf="disc", num_layers=8, **LENS)
-    slices = render_focal_stack(aif, depth, focus, **kw)
-    truth = aif_rerender_loss(depth, aif, slices, focus, **kw)
+    slices = LAYERED.render(aif, depth, focus, **LENS)
+    truth = LAYERED.error(depth, aif, slices, focus, **LENS)
     assert float(truth) < 1e-5
     guess = (0.5 * depth + 0.5 * 0.45).requires_grad_()  # halfway from each true plane to 0.45 m
-    loss = aif_rerender_loss(guess, aif, slices, focus, **kw)
+    loss = LAYERED.error(guess, aif, slices, focus, **LENS)
     assert loss.item() > float(truth) + 1e-3
     loss.backward()
     grad = guess.grad[0, 0]
     assert grad[4:-4, 4:12].mean() > 0 and grad[4:-4, 20:28].mean() < 0
+
+
+def test_all_in_focus_loss_adds_the_weighted_rerendering_of_the_true_image():
+    aif, depth, focus, _ = _scene()
+    slices = LAYERED.render(aif, depth, focus, **LENS)
+    guess = 0.5 * depth + 0.5 * 0.45
+    scales, depths = [aif + 0.05], [torch.rand_like(depth)]
+    plain, parts = AllInFocusLoss()(scales, depths, aif)
+    assert float(plain) == pytest.approx(float(aif_loss(scales, depths, aif)), rel=1e-6) and set(parts) == {"aif"}
+    sharper = AllInFocusLoss(edge_a=10.0)(scales, depths, aif)[0]
+    assert float(sharper) != pytest.approx(float(plain))  # edge_a reaches the smoothness
+    with_rerender, parts = AllInFocusLoss(rerender=2.0, rendering=LAYERED)(
+        scales, depths, aif, depth_m=guess, slices=slices, focus_distances_m=focus, **LENS)
+    expected = float(plain) + 2.0 * float(LAYERED.error(guess, aif, slices, focus, **LENS))
+    assert float(with_rerender) == pytest.approx(expected, rel=1e-5) and parts["rerender"] > 1e-3
+    with pytest.raises(ValueError, match="needs depth_m"):
+        AllInFocusLoss(rerender=1.0)(scales, depths, aif)
 
 
 def test_self_supervised_coarse_render_ignores_the_predicted_aif_and_finds_the_depth():
@@ -151,14 +185,15 @@ def test_self_supervised_coarse_render_ignores_the_predicted_aif_and_finds_the_d
     slices, so a blurred predicted all-in-focus image changes nothing, the true depth scores best
     and the gradient of a halfway depth points to it."""
     aif, depth, focus, slices = _scene()  # both planes are in focus in some slice (0.3 and 0.6 m)
-    kw = dict(coarse_aif_weight=0.0, smoothness=0.0, method="layered", psf="disc", num_layers=8, **LENS)
-    slices = render_focal_stack(aif, depth, focus, method="layered", psf="disc", num_layers=8, **LENS)
+    slices = LAYERED.render(aif, depth, focus, **LENS)
     blurred = torch.nn.functional.avg_pool2d(aif, 5, 1, 2)
-    truth = self_supervised_loss(depth, blurred, slices, focus, render_aif="coarse", **kw)[1]["reconstruction"]
-    predicted = self_supervised_loss(depth, blurred, slices, focus, **kw)[1]["reconstruction"]
+    coarse = SelfSupervisedLoss(coarse_aif=0.0, smoothness=0.0, render_aif="coarse", rendering=LAYERED)
+    own = SelfSupervisedLoss(coarse_aif=0.0, smoothness=0.0, rendering=LAYERED)
+    truth = coarse(depth, blurred, slices, focus, **LENS)[1]["reconstruction"]
+    predicted = own(depth, blurred, slices, focus, **LENS)[1]["reconstruction"]
     assert truth < 0.5 * predicted  # the blurred prediction re-renders worse than the fusion of the slices
     guess = (0.5 * depth + 0.5 * 0.45).requires_grad_()
-    loss, parts = self_supervised_loss(guess, blurred, slices, focus, render_aif="coarse", **kw)
+    loss, parts = coarse(guess, blurred, slices, focus, **LENS)
     assert parts["reconstruction"] > truth + 1e-3
     loss.backward()
     grad = guess.grad[0, 0]
@@ -169,16 +204,18 @@ def test_focus_layer_range_gives_the_nearest_pixels_a_gradient():
     """With planes spanning the predicted depth, the nearest pixels sit on the first plane and the loss
     barely tells them to move nearer; planes fixed over the focus range do (the squeezed-depth trap)."""
     aif, depth, focus, _ = _scene()
-    kw = dict(method="layered", psf="disc", num_layers=8, **LENS)
-    slices = render_focal_stack(aif, depth, focus, **kw)
+    slices = LAYERED.render(aif, depth, focus, **LENS)
     pulls = {}
     for layer_range in ("depth", "focus"):
         guess = (0.5 * depth + 0.5 * 0.45).requires_grad_()  # squeezed: 0.375 and 0.525 m
-        aif_rerender_loss(guess, aif, slices, focus, layer_range=layer_range, **kw).backward()
+        rendering = Rendering(renderer="layered", psf="disc", layers=8, layer_range=layer_range)
+        rendering.error(guess, aif, slices, focus, **LENS).backward()
         pulls[layer_range] = float(guess.grad[0, 0, 4:-4, 4:12].mean())  # > 0: descending moves nearer
     assert pulls["focus"] > 0 and pulls["focus"] > 20 * abs(pulls["depth"])
     with pytest.raises(ValueError, match="layer_range"):
-        aif_rerender_loss(depth, aif, slices, focus, layer_range="scene", **kw)
+        Rendering(layer_range="scene")
+    with pytest.raises(ValueError, match="renderer"):
+        Rendering(renderer="raytrace")
 
 
 def test_self_supervised_smoothness_is_in_units_of_the_focus_span():
@@ -191,25 +228,51 @@ def test_self_supervised_smoothness_is_in_units_of_the_focus_span():
         inverse = torch.full((1, 1, 16, 16), lo + 0.25 * (hi - lo))
         inverse[..., 8:] = lo + 0.75 * (hi - lo)
         focus = torch.tensor([[near, 2 * near * far / (near + far), far]])
-        _, parts = self_supervised_loss(1 / inverse, aif, torch.zeros(1, 3, 3, 16, 16), focus, **LENS)
+        _, parts = SelfSupervisedLoss()(1 / inverse, aif, torch.zeros(1, 3, 3, 16, 16), focus, **LENS)
         values.append(parts["smoothness"])
     assert values[0] == pytest.approx(values[1], rel=1e-4) and values[0] > 0
 
 
 def test_attention_term_pulls_the_attention_to_the_sharp_slice():
     aif, depth, focus, slices = _scene()
-    kw = dict(coarse_aif_weight=0.0, smoothness=0.0, attention_weight=1.0, **LENS)
+    attention = SelfSupervisedLoss(coarse_aif=0.0, smoothness=0.0, attention=1.0)
     logits = torch.zeros(1, 5, 32, 32, requires_grad=True)  # uniform attention over the 5 slices
-    loss, parts = self_supervised_loss(depth, aif, slices, focus, attention=torch.softmax(logits, 1), **kw)
+    loss, parts = attention(depth, aif, slices, focus, probabilities=torch.softmax(logits, 1), **LENS)
     loss.backward()
     # the near half is sharp in slice 1 (0.3 m), the far half in slice 3 (0.6 m): descending raises those logits
     assert (logits.grad[0, 1, 4:-4, 4:12] < 0).float().mean() > 0.8
     assert (logits.grad[0, 3, 4:-4, 20:28] < 0).float().mean() > 0.8
     sharp = torch.zeros(1, 5, 32, 32)
     sharp[:, 1, :, :16], sharp[:, 3, :, 16:] = 1.0, 1.0
-    _, best = self_supervised_loss(depth, aif, slices, focus, attention=sharp, **kw)
+    _, best = attention(depth, aif, slices, focus, probabilities=sharp, **LENS)
     assert best["attention_aif"] < 0.5 * parts["attention_aif"]
-    assert "attention_aif" not in self_supervised_loss(depth, aif, slices, focus, **LENS)[1]
+    assert "attention_aif" not in SelfSupervisedLoss()(depth, aif, slices, focus, probabilities=sharp, **LENS)[1]
+
+
+def test_self_supervised_weights_scale_their_terms():
+    aif, depth, focus, slices = _scene()
+    guess, image = 0.5 * depth + 0.5 * 0.45, aif * 0.9
+    parts = SelfSupervisedLoss()(guess, image, slices, focus, **LENS)[1]
+    weighted = SelfSupervisedLoss(reconstruction=2.0, coarse_aif=0.5, smoothness=0.01)
+    expected = 2.0 * parts["reconstruction"] + 0.5 * parts["coarse_aif"] + 0.01 * parts["smoothness"]
+    assert float(weighted(guess, image, slices, focus, **LENS)[0]) == pytest.approx(expected, rel=1e-5)
+    assert SelfSupervisedLoss(reconstruction=0.0)(guess, image, slices, focus, **LENS)[1]["reconstruction"] == 0
+    with pytest.raises(ValueError, match="render_aif"):
+        SelfSupervisedLoss(render_aif="true")
+
+
+def test_teacher_loss_is_confidence_weighted_and_matches_gradients():
+    teacher = torch.rand(1, 1, 8, 8, generator=torch.Generator().manual_seed(3))
+    confidence = torch.zeros_like(teacher)
+    confidence[..., :4] = 1.0
+    student = teacher.clone()
+    student[..., 4:] += 5.0  # wrong only where the teacher has no confidence
+    assert float(TeacherLoss()(student, teacher, confidence)[0]) == pytest.approx(0.0, abs=1e-7)
+    loss, parts = TeacherLoss(weight=2.0)(teacher + 0.25, teacher, torch.ones_like(teacher))
+    assert float(loss) == pytest.approx(0.5) and parts == {"pseudo": pytest.approx(0.25)}
+    checker = (torch.arange(8)[:, None] + torch.arange(8)[None, :]) % 2 * 0.1
+    loss, parts = TeacherLoss(weight=0.0, gradient=3.0)(teacher + checker, teacher, torch.ones_like(teacher))
+    assert parts["pseudo_gradient"] == pytest.approx(0.1, rel=1e-5) and float(loss) == pytest.approx(0.3, rel=1e-5)
 
 
 def test_coarse_all_in_focus_prefers_sharp_slices():

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_trainer import merged
 
-import focalstack.train.trainer as trainer_module
 from focalstack.cli import main
 from focalstack.errors import InputError
 from focalstack.io.stackdir import write_stack
@@ -56,17 +56,13 @@ def own_stack(folder: Path, *, size: tuple[int, int], grey: bool = False, camera
 
 
 def config_for(train: Path, out: Path, **changes) -> TrainConfig:
-    raw = {"model": "aifdepthnet_light", "model_overrides": {"features": 8, "volume": 4}, "regime": "self",
-           "steps": 2, "batch_size": 2, "seed": 0, "out": str(out), "checkpoint_every": 5, "val_every": 1,
-           "log_every": 1, "threads": 1, "best_metric": "rerender",
+    """A tiny self-supervised run; ``changes`` are config sections merged into it (:func:`merged`)."""
+    raw = {"model": {"name": "aifdepthnet_light", "overrides": {"features": 8, "volume": 4}}, "regime": "self",
+           "run": {"steps": 2, "batch_size": 2, "seed": 0, "out": str(out), "checkpoint_every": 5, "val_every": 1,
+                   "log_every": 1, "threads": 1, "best_metric": "rerender"},
            "data": {"folders": [str(train)], "val_folders": [], "val_max": 2, "crop": 24},
            "optim": {"lr": 1e-3, "warmup_steps": 0}}
-    for key, value in changes.items():
-        if key == "data":
-            raw["data"].update(value)
-        else:
-            raw[key] = value
-    return TrainConfig.from_dict(raw)
+    return TrainConfig.from_dict(merged(raw, changes))
 
 
 def validation_records(out: Path) -> list[dict]:
@@ -131,16 +127,17 @@ def test_self_regime_trains_validates_and_keeps_best_without_ground_truth(stripp
         return real_load(path, *args, **kwargs)
 
     seen_keys = set()
-    real_loss = trainer_module.training_loss
-
-    def loss_without_truth(out, batch, config):
-        seen_keys.update(batch)
-        return real_loss(out, batch, config)
-
     monkeypatch.setattr(np, "load", no_ground_truth_load)
-    monkeypatch.setattr(trainer_module, "training_loss", loss_without_truth)
     out = tmp_path / "run"
-    summary = Trainer(config_for(train, out, steps=3, data={"val_folders": [str(val)]}), progress=False).fit()
+    trainer = Trainer(config_for(train, out, run={"steps": 3}, data={"val_folders": [str(val)]}), progress=False)
+    real_loss = trainer.loss
+
+    def loss_without_truth(out, batch):
+        seen_keys.update(batch)
+        return real_loss(out, batch)
+
+    trainer.loss = loss_without_truth
+    summary = trainer.fit()
     assert summary["step"] == 3 and np.isfinite(summary["loss"])
     assert seen_keys and not seen_keys & GROUND_TRUTH_KEYS
     records = validation_records(out)
@@ -170,7 +167,7 @@ def test_focalstack_train_on_a_folder_of_own_stacks(tmp_path, capsys):
 def test_supervised_regimes_are_refused_on_data_without_ground_truth(stripped, tmp_path, regime, what):
     train, _ = stripped
     with pytest.raises(InputError, match=f"regime '{regime}' needs {what}") as info:
-        Trainer(config_for(train, tmp_path / "run", regime=regime, best_metric="mse_norm"), progress=False)
+        Trainer(config_for(train, tmp_path / "run", regime=regime, run={"best_metric": "mse_norm"}), progress=False)
     assert str(train) in str(info.value) and "regime: self" in str(info.value)
 
 
@@ -178,14 +175,14 @@ def test_supervised_regimes_are_refused_on_data_without_ground_truth(stripped, t
                                               ("aif_l1", "true all-in-focus images")])
 def test_best_metric_needing_ground_truth_is_refused_on_validation_without_it(stripped, tmp_path, metric, what):
     train, val = stripped
-    config = config_for(train, tmp_path / "run", best_metric=metric, data={"val_folders": [str(val)]})
+    config = config_for(train, tmp_path / "run", run={"best_metric": metric}, data={"val_folders": [str(val)]})
     with pytest.raises(InputError, match=f"best_metric '{metric}' needs {what}.*best_metric: rerender"):
         Trainer(config, progress=False)
 
 
 def test_unknown_best_metric_is_refused(stripped, tmp_path):
-    with pytest.raises(InputError, match="best_metric must be one of"):
-        config_for(stripped[0], tmp_path, best_metric="psnr_of_everything")
+    with pytest.raises(InputError, match="run.best_metric must be one of"):
+        config_for(stripped[0], tmp_path, run={"best_metric": "psnr_of_everything"})
 
 
 def test_validation_with_ground_truth_gives_depth_metrics_and_rerender(tmp_path):
@@ -194,14 +191,14 @@ def test_validation_with_ground_truth_gives_depth_metrics_and_rerender(tmp_path)
                   root)
     validation = ValidationSet([str(root)], 2)
     assert validation.ground_truth == {"depth", "all_in_focus", "warps"}
-    config = config_for(root, tmp_path / "run", regime="depth", best_metric="mse_norm",
+    config = config_for(root, tmp_path / "run", regime="depth", run={"best_metric": "mse_norm"},
                         data={"val_folders": [str(root)]})
     metrics = Trainer(config, progress=False).validate()
     assert {"mse_norm", "mse", "aif_l1", "rerender"} <= metrics.keys()
 
 
 # ----------------------------------------------------------------------------- the rerender metric
-@pytest.mark.parametrize("renderer", [{}, {"self_renderer": "layered", "self_psf": "disc", "self_layers": 8}],
+@pytest.mark.parametrize("renderer", [{}, {"renderer": "layered", "psf": "disc", "layers": 8}],
                          ids=["per_pixel", "layered"])
 def test_rerender_is_lower_for_the_true_depth_than_for_a_flat_one(renderer):
     """Known answer: a 32 x 32 two-plane scene rendered through the phone's lens; its true depth and image
@@ -212,9 +209,10 @@ def test_rerender_is_lower_for_the_true_depth_than_for_a_flat_one(renderer):
     depth[..., 8:24, 8:24] = 0.15
     focus = torch.tensor([[0.12, 0.2, 0.35, 0.8]])
     camera = torch.tensor([[4.4, 1.8, 1.4]])
-    config = config_for(Path("unused"), Path("unused"), **renderer)
+    config = config_for(Path("unused"), Path("unused"), loss={"render": renderer})
+    render = config.loss.render
     stack = render_focal_stack(aif, depth, focus, focal_length_mm=4.4, f_number=1.8, pixel_pitch_um=1.4,
-                               method=config.self_renderer, psf=config.self_psf, num_layers=config.self_layers)
+                               method=render.renderer, psf=render.psf, num_layers=render.layers)
     flat = torch.full_like(depth, 1 / ((1 / 0.6 + 1 / 0.15) / 2))  # halfway in diopters
 
     def score(d: torch.Tensor) -> float:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import signal
 import subprocess
@@ -18,7 +17,7 @@ from focalstack.cli import main
 from focalstack.errors import InputError
 from focalstack.models import create_model
 from focalstack.simulate.dataset import SimulationConfig, write_dataset
-from focalstack.train.config import TrainConfig
+from focalstack.train.config import FLAT_KEYS, TrainConfig
 from focalstack.train.data import StepBatches, ValidationSet, open_sources, unit_float
 from focalstack.train.trainer import Trainer, export_weights, training_loss
 
@@ -33,19 +32,29 @@ def tiny_data(tmp_path_factory) -> Path:
     return root
 
 
+def merged(base: dict, changes: dict) -> dict:
+    """``base`` with ``changes`` merged in, section by section (mappings are merged, other values replaced)."""
+    out = dict(base)
+    for key, value in changes.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
 def tiny_config(data_dir: Path, out: Path, **changes) -> TrainConfig:
+    """A tiny run; ``changes`` are config sections merged into it, e.g. ``run={"steps": 2}``."""
     raw = {
-        "model": "aifdepthnet_light", "model_overrides": dict(TINY_MODEL), "regime": "depth", "steps": 6,
-        "batch_size": 2, "seed": 5, "out": str(out), "checkpoint_every": 2, "val_every": 3, "log_every": 1,
-        "threads": 1, "data": {"folders": [str(data_dir)], "val_folders": [str(data_dir)], "val_max": 2, "crop": 32},
+        "model": {"name": "aifdepthnet_light", "overrides": dict(TINY_MODEL)}, "regime": "depth",
+        "run": {"steps": 6, "batch_size": 2, "seed": 5, "out": str(out), "checkpoint_every": 2, "val_every": 3,
+                "log_every": 1, "threads": 1},
+        "data": {"folders": [str(data_dir)], "val_folders": [str(data_dir)], "val_max": 2, "crop": 32},
         "optim": {"lr": 3e-3, "warmup_steps": 0},
     }
-    for key, value in changes.items():
-        if key in ("data", "optim"):
-            raw[key].update(value)
-        else:
-            raw[key] = value
-    return TrainConfig.from_dict(raw)
+    return TrainConfig.from_dict(merged(raw, changes))
+
+
+def replaced(config: TrainConfig, **changes) -> TrainConfig:
+    """``config`` with ``changes`` merged in as :func:`tiny_config` does."""
+    return TrainConfig.from_dict(merged(config.to_dict(), changes))
 
 
 def state_of(path: Path) -> dict[str, torch.Tensor]:
@@ -63,30 +72,95 @@ def test_config_yaml_round_trip(tmp_path, tiny_data):
 
 @pytest.mark.parametrize(("patch", "message"), [
     ({"modle": "x"}, "unknown config key"),
+    ({"run": {"stesp": 3}}, r"unknown config key\(s\) run.stesp"),
     ({"data": {"crop": "big"}}, "data.crop should be int"),
+    ({"loss": {"render": {"layers": 1.5}}}, "loss.render.layers should be int"),
     ({"regime": "magic"}, "regime must be one of"),
-    ({"model": ""}, "'model' is required"),
+    ({"model": {"name": ""}}, "model.name is required"),
     ({"data": {"folders": []}}, "data needs 'folders'"),
     ({"data": {"min_slices": 1}}, "min_slices"),
-    ({"self_renderer": "raytrace"}, "self_renderer must be"),
-    ({"self_psf": "airy"}, "self_psf gaussian or disc"),
-    ({"self_layers": 1}, "self_layers must be"),
-    ({"depth_gradient": -1.0}, "depth_gradient, self_attention, self_pseudo, self_reconstruction and aif_rerender"),
-    ({"aif_rerender": -0.5}, "aif_rerender must be >= 0"),
-    ({"self_reconstruction": -1.0}, "self_reconstruction and aif_rerender"),
-    ({"self_layer_range": "scene"}, "self_layer_range must be depth or focus"),
-    ({"self_render_aif": "true"}, "self_render_aif must be predicted or coarse"),
-    ({"self_pseudo_measure": "magic"}, "self_pseudo_measure must be one of"),
-    ({"self_pseudo_teacher": "runs/x/last.pt"}, "self_pseudo_teacher must be a .safetensors"),
+    ({"loss": {"render": {"renderer": "raytrace"}}}, "loss.render.renderer must be per_pixel or layered"),
+    ({"loss": {"render": {"psf": "airy"}}}, "loss.render.psf must be gaussian or disc"),
+    ({"loss": {"render": {"layers": 1}}}, "loss.render.layers must be >= 2"),
+    ({"loss": {"render": {"layer_range": "scene"}}}, "loss.render.layer_range must be depth or focus"),
+    ({"loss": {"depth": {"norm": "l3"}}}, "loss.depth.norm must be l1 or l2"),
+    ({"loss": {"depth": {"gradient": -1.0}}}, "loss.depth.gradient must be >= 0"),
+    ({"loss": {"aif": {"rerender": -0.5}}}, "loss.aif.rerender must be >= 0"),
+    ({"loss": {"self_supervised": {"reconstruction": -1.0}}}, "loss.self_supervised.reconstruction must be >= 0"),
+    ({"loss": {"self_supervised": {"attention": -1.0}}}, "loss.self_supervised.attention must be >= 0"),
+    ({"loss": {"self_supervised": {"render_aif": "true"}}}, "render_aif must be predicted or coarse"),
+    ({"loss": {"teacher": {"weight": -1.0}}}, "loss.teacher.weight must be >= 0"),
+    ({"loss": {"teacher": {"measure": "magic"}}}, "loss.teacher.measure must be one of"),
+    ({"loss": {"teacher": {"weights": "runs/x/last.pt"}}}, "loss.teacher.weights must be a .safetensors"),
+    ({"run": {"steps": 0}}, "run.steps, run.batch_size"),
+    ({"run": {"best_metric": "magic"}}, "run.best_metric must be one of"),
+    ({"run": {"device": "tpu"}}, "run.device must be auto, cpu or cuda"),
 ])
 def test_config_refuses_bad_keys(tmp_path, tiny_data, patch, message):
-    with pytest.raises(InputError, match=message):
+    with pytest.raises(InputError, match=message) as info:
         tiny_config(tiny_data, tmp_path, **patch)
+    assert "bad training config" in str(info.value) or "config key" in str(info.value)
+
+
+def test_config_reports_every_problem_at_once(tmp_path, tiny_data):
+    with pytest.raises(InputError) as info:
+        tiny_config(tiny_data, tmp_path, regime="magic", loss={"render": {"psf": "airy"}}, run={"steps": 0})
+    message = str(info.value)
+    assert message.startswith("bad training config: ")
+    assert "regime must be one of" in message and "loss.render.psf" in message and "run.steps" in message
+
+
+FLAT = {  # a config of the earlier flat layout, every key set to a value other than its default
+    "model": "aifdepthnet_light", "model_overrides": dict(TINY_MODEL), "init": "w.safetensors", "regime": "self",
+    "depth_norm": "l1", "depth_gradient": 0.5, "aif_smoothness": 0.003, "aif_a": 100.0, "aif_rerender": 0.25,
+    "self_reconstruction": 0.5, "self_coarse_aif": 0.2, "self_smoothness": 0.004, "self_attention": 0.3,
+    "self_pseudo": 1.5, "self_pseudo_measure": "tenengrad", "self_pseudo_teacher": "t.safetensors",
+    "self_pseudo_dihedral": True, "self_pseudo_gradient": 2.0, "self_renderer": "layered", "self_psf": "disc",
+    "self_layers": 8, "self_render_aif": "coarse", "self_layer_range": "focus", "steps": 7, "batch_size": 3,
+    "seed": 9, "out": "runs/flat", "checkpoint_every": 4, "val_every": 5, "log_every": 6, "best_metric": "rerender",
+    "device": "cpu", "amp": False, "threads": 2, "data": {"folders": ["data/x"], "crop": 48},
+    "optim": {"lr": 2e-3},
+}
+
+
+def test_flat_configs_of_the_earlier_layout_load_into_the_sections():
+    config = TrainConfig.from_dict(FLAT)
+    assert config.model.name == "aifdepthnet_light" and config.model.overrides == TINY_MODEL
+    assert config.model.init == "w.safetensors" and config.regime == "self"
+    assert (config.loss.depth.norm, config.loss.depth.gradient) == ("l1", 0.5)
+    assert (config.loss.aif.smoothness, config.loss.aif.edge_a, config.loss.aif.rerender) == (0.003, 100.0, 0.25)
+    own = config.loss.self_supervised
+    assert (own.reconstruction, own.coarse_aif, own.smoothness, own.attention, own.render_aif) == \
+        (0.5, 0.2, 0.004, 0.3, "coarse")
+    render = config.loss.render
+    assert (render.renderer, render.psf, render.layers, render.layer_range) == ("layered", "disc", 8, "focus")
+    teacher = config.loss.teacher
+    assert (teacher.weight, teacher.measure, teacher.weights, teacher.dihedral, teacher.gradient) == \
+        (1.5, "tenengrad", "t.safetensors", True, 2.0)
+    run = config.run
+    assert (run.steps, run.batch_size, run.seed, run.out, run.checkpoint_every, run.val_every, run.log_every,
+            run.best_metric, run.device, run.amp, run.threads) == (7, 3, 9, "runs/flat", 4, 5, 6, "rerender", "cpu",
+                                                                   False, 2)
+    assert config.data.crop == 48 and config.optim.lr == 2e-3
+    # every flat key landed somewhere: none of the converted settings is a default any more
+    defaults = TrainConfig.from_dict({"model": {"name": "dffwild"}, "data": {"folders": ["data/x"]}})
+    from focalstack.train.trainer import _leaves
+
+    mine = _leaves(config)
+    same = {k for k, v in _leaves(defaults).items() if mine[k] == v and not k.startswith(("data.", "optim."))}
+    assert not same, same
+    # the nested form writes back and reads the same; the flat mapping itself is not modified
+    assert TrainConfig.from_dict(config.to_dict()) == config and FLAT["model"] == "aifdepthnet_light"
+
+
+def test_a_key_given_in_both_layouts_is_refused():
+    with pytest.raises(InputError, match="steps .* and run.steps both given"):
+        TrainConfig.from_dict({**FLAT, "run": {"steps": 3}})
 
 
 def test_cli_bad_config_exits_2(tmp_path, capsys):
     path = tmp_path / "c.yaml"
-    path.write_text("model: aifdepthnet_light\nsteps: [1\n")
+    path.write_text("model: {name: aifdepthnet_light}\nrun: {steps: [1}\n")
     assert main(["train", str(path)]) == 2
     err = capsys.readouterr().err
     assert "not valid YAML" in err and "Traceback" not in err
@@ -163,23 +237,26 @@ def test_crop_larger_than_stack_is_refused(tmp_path, tiny_data):
 
 
 # ----------------------------------------------------------------------------- training
+LAYERED = {"renderer": "layered", "psf": "disc", "layers": 6}
+
+
 @pytest.mark.parametrize(("regime", "extra", "factor"), [
     ("depth", {}, 0.6), ("aif", {}, 0.96), ("self", {}, 0.9),
-    ("depth", {"depth_gradient": 0.5}, 0.6),
-    ("self", {"self_renderer": "layered", "self_psf": "disc", "self_layers": 6, "self_attention": 0.5}, 0.9),
-    ("self", {"self_pseudo": 1.0}, 0.9),
-    ("aif", {"aif_rerender": 1.0, "self_renderer": "layered", "self_psf": "disc", "self_layers": 6}, 0.98),
-    ("self", {"self_renderer": "layered", "self_psf": "disc", "self_layers": 6, "self_render_aif": "coarse",
-              "self_layer_range": "focus", "self_pseudo": 1.0}, 0.9),
-    ("self", {"self_reconstruction": 0.0, "self_pseudo": 1.0, "self_attention": 0.5}, 0.9),
+    ("depth", {"depth": {"gradient": 0.5}}, 0.6),
+    ("self", {"render": LAYERED, "self_supervised": {"attention": 0.5}}, 0.9),
+    ("self", {"teacher": {"weight": 1.0}}, 0.9),
+    ("aif", {"aif": {"rerender": 1.0}, "render": LAYERED}, 0.98),
+    ("self", {"render": {**LAYERED, "layer_range": "focus"}, "self_supervised": {"render_aif": "coarse"},
+              "teacher": {"weight": 1.0}}, 0.9),
+    ("self", {"self_supervised": {"reconstruction": 0.0, "attention": 0.5}, "teacher": {"weight": 1.0}}, 0.9),
 ], ids=["depth", "aif", "self", "depth-gradient", "self-layered", "self-pseudo", "aif-rerender", "self-coarse",
         "self-no-rendering"])
 def test_training_lowers_the_loss_on_a_fixed_batch(tmp_path, tiny_data, regime, extra, factor):
-    config = tiny_config(tiny_data, tmp_path / regime, regime=regime, steps=STEPS, checkpoint_every=100, val_every=0,
-                         **extra,
-                         log_every=5, data={"val_folders": [], "min_slices": 4, "crop": 32,
-                                            "augment": {"flips": False, "rot90": False, "brightness": 0.0,
-                                                        "contrast": 0.0, "gamma": 0.0}})
+    config = tiny_config(tiny_data, tmp_path / regime, regime=regime, loss=extra,
+                         run={"steps": STEPS, "checkpoint_every": 100, "val_every": 0, "log_every": 5},
+                         data={"val_folders": [], "min_slices": 4, "crop": 32,
+                               "augment": {"flips": False, "rot90": False, "brightness": 0.0, "contrast": 0.0,
+                                           "gamma": 0.0}})
     trainer = Trainer(config, progress=False)
     batch = trainer.batches[0]
 
@@ -199,6 +276,7 @@ def test_training_lowers_the_loss_on_a_fixed_batch(tmp_path, tiny_data, regime, 
     assert (tmp_path / regime / "last.pt").is_file() and (tmp_path / regime / "metrics.jsonl").is_file()
 
 
+SHORT = {"steps": 2, "val_every": 0}
 _NO_AUGMENT = {"augment": {"flips": False, "rot90": False, "brightness": 0.0, "contrast": 0.0, "gamma": 0.0},
               "crop": 40}
 
@@ -220,16 +298,17 @@ def _student_and_teacher_answer(config: TrainConfig, teacher, *, dihedral: bool 
 
 
 def test_self_training_takes_a_self_supervised_teacher_only(tmp_path, tiny_data):
-    self_extra = {"regime": "self", "self_reconstruction": 0.0, "self_pseudo": 1.0, "steps": 2, "val_every": 0}
-    Trainer(tiny_config(tiny_data, tmp_path / "teacher", **self_extra), progress=False).fit()
+    def self_extra(**teacher):
+        return {"regime": "self", "run": SHORT,
+                "loss": {"self_supervised": {"reconstruction": 0.0}, "teacher": {"weight": 1.0, **teacher}}}
+
+    Trainer(tiny_config(tiny_data, tmp_path / "teacher", **self_extra()), progress=False).fit()
     teacher = export_weights(tmp_path / "teacher" / "last.pt", tmp_path / "teacher.safetensors")
-    Trainer(tiny_config(tiny_data, tmp_path / "depth", steps=2, val_every=0), progress=False).fit()
+    Trainer(tiny_config(tiny_data, tmp_path / "depth", run=SHORT), progress=False).fit()
     supervised = export_weights(tmp_path / "depth" / "last.pt", tmp_path / "depth.safetensors")
     with pytest.raises(InputError, match="only a self-supervised teacher"):
-        Trainer(tiny_config(tiny_data, tmp_path / "refused", **self_extra, self_pseudo_teacher=str(supervised)),
-                progress=False)
-    config = tiny_config(tiny_data, tmp_path / "student", **self_extra, self_pseudo_teacher=str(teacher),
-                         data=_NO_AUGMENT)
+        Trainer(tiny_config(tiny_data, tmp_path / "refused", **self_extra(weights=str(supervised))), progress=False)
+    config = tiny_config(tiny_data, tmp_path / "student", **self_extra(weights=str(teacher)), data=_NO_AUGMENT)
     student, batch, expected = _student_and_teacher_answer(config, teacher)
     torch.testing.assert_close(batch["pseudo_depth"][0, 0], torch.from_numpy(expected.depth), rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(batch["pseudo_confidence"][0, 0], torch.from_numpy(expected.confidence))
@@ -238,27 +317,30 @@ def test_self_training_takes_a_self_supervised_teacher_only(tmp_path, tiny_data)
 
 
 def test_all_in_focus_regime_takes_a_teacher_with_no_depth_supervision(tmp_path, tiny_data):
-    aif_extra = {"regime": "aif", "steps": 2, "val_every": 0}
-    Trainer(tiny_config(tiny_data, tmp_path / "aif", **aif_extra), progress=False).fit()
+    def with_teacher(**teacher):
+        return {"loss": {"teacher": {"weight": 1.0, **teacher}}}
+
+    Trainer(tiny_config(tiny_data, tmp_path / "aif", regime="aif", run=SHORT), progress=False).fit()
     aif_teacher = export_weights(tmp_path / "aif" / "last.pt", tmp_path / "aif.safetensors")
-    Trainer(tiny_config(tiny_data, tmp_path / "depth", steps=2, val_every=0), progress=False).fit()
+    Trainer(tiny_config(tiny_data, tmp_path / "depth", run=SHORT), progress=False).fit()
     depth_teacher = export_weights(tmp_path / "depth" / "last.pt", tmp_path / "depth.safetensors")
     with pytest.raises(InputError, match="accepts only a self-supervised or all-in-focus-supervised teacher"):
-        Trainer(tiny_config(tiny_data, tmp_path / "r1", **aif_extra, self_pseudo=1.0,
-                            self_pseudo_teacher=str(depth_teacher)), progress=False)
+        Trainer(tiny_config(tiny_data, tmp_path / "r1", regime="aif", run=SHORT,
+                            **with_teacher(weights=str(depth_teacher))), progress=False)
     with pytest.raises(InputError, match="only a self-supervised teacher"):  # all-in-focus images stay out of self
-        Trainer(tiny_config(tiny_data, tmp_path / "r2", regime="self", self_reconstruction=0.0, self_pseudo=1.0,
-                            steps=2, val_every=0, self_pseudo_teacher=str(aif_teacher)), progress=False)
-    with pytest.raises(InputError, match="self_pseudo_dihedral needs a self_pseudo_teacher"):
-        tiny_config(tiny_data, tmp_path / "r3", **aif_extra, self_pseudo=1.0, self_pseudo_dihedral=True)
-    config = tiny_config(tiny_data, tmp_path / "student", **aif_extra, self_pseudo=1.0,
-                         self_pseudo_teacher=str(aif_teacher), self_pseudo_dihedral=True, data=_NO_AUGMENT)
+        Trainer(tiny_config(tiny_data, tmp_path / "r2", regime="self", run=SHORT,
+                            loss={"self_supervised": {"reconstruction": 0.0},
+                                  "teacher": {"weight": 1.0, "weights": str(aif_teacher)}}), progress=False)
+    with pytest.raises(InputError, match="loss.teacher.dihedral needs loss.teacher.weights"):
+        tiny_config(tiny_data, tmp_path / "r3", regime="aif", run=SHORT, **with_teacher(dihedral=True))
+    config = tiny_config(tiny_data, tmp_path / "student", regime="aif", run=SHORT, data=_NO_AUGMENT,
+                         **with_teacher(weights=str(aif_teacher), dihedral=True))
     student, batch, expected = _student_and_teacher_answer(config, aif_teacher, dihedral=True)
     torch.testing.assert_close(batch["pseudo_depth"][0, 0], torch.from_numpy(expected.depth), rtol=1e-5, atol=1e-6)
     # the teacher term enters the all-in-focus loss: it is zero only where the student matches the teacher
     out = student.model(batch["slices"], 1.0 / batch["focus_positions"])
     _, parts = training_loss(out, batch, config)
-    _, parts_without = training_loss(out, batch, dataclasses.replace(config, self_pseudo=0.0))
+    _, parts_without = training_loss(out, batch, replaced(config, loss={"teacher": {"weight": 0.0}}))
     assert parts["pseudo"] > 0 and "pseudo" not in parts_without
     student.fit()
     assert (tmp_path / "student" / "last.pt").is_file()
@@ -267,8 +349,8 @@ def test_all_in_focus_regime_takes_a_teacher_with_no_depth_supervision(tmp_path,
 def test_pseudo_gradient_term_is_zero_for_the_teacher_up_to_an_offset_and_grows_with_noise(tmp_path, tiny_data):
     from focalstack.models.base import DepthOutput
 
-    config = tiny_config(tiny_data, tmp_path / "run", regime="self", self_reconstruction=0.0, self_pseudo=1.0,
-                         self_pseudo_gradient=2.0)
+    config = tiny_config(tiny_data, tmp_path / "run", regime="self",
+                         loss={"self_supervised": {"reconstruction": 0.0}, "teacher": {"weight": 1.0, "gradient": 2.0}})
     batch = Trainer(config, progress=False).batches[0]
     teacher = 1.0 / batch["pseudo_depth"]  # diopters, the unit of the model's depth output
     diopters = 1.0 / batch["focus_positions"]
@@ -281,9 +363,9 @@ def test_pseudo_gradient_term_is_zero_for_the_teacher_up_to_an_offset_and_grows_
     assert parts(teacher + 0.01 * span)["pseudo_gradient"] == pytest.approx(0.0, abs=1e-6)  # an offset costs nothing
     noise = torch.randn(teacher.shape, generator=torch.Generator().manual_seed(0)) * span
     assert 0 < parts(teacher + 0.01 * noise)["pseudo_gradient"] < parts(teacher + 0.03 * noise)["pseudo_gradient"]
-    assert "pseudo_gradient" not in parts(teacher, dataclasses.replace(config, self_pseudo_gradient=0.0))
-    with pytest.raises(InputError, match="self_pseudo_gradient needs self_pseudo"):
-        tiny_config(tiny_data, tmp_path / "bad", regime="self", self_pseudo_gradient=1.0)
+    assert "pseudo_gradient" not in parts(teacher, replaced(config, loss={"teacher": {"gradient": 0.0}}))
+    with pytest.raises(InputError, match="loss.teacher.gradient needs loss.teacher.weight > 0"):
+        tiny_config(tiny_data, tmp_path / "bad", regime="self", loss={"teacher": {"gradient": 1.0}})
 
 
 @pytest.mark.parametrize("ema", [0.0, 0.7])
@@ -307,13 +389,65 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path, tiny_data, e
 
 
 def test_existing_run_and_changed_config_are_refused(tmp_path, tiny_data):
-    Trainer(tiny_config(tiny_data, tmp_path / "run", steps=2), progress=False).fit()
+    Trainer(tiny_config(tiny_data, tmp_path / "run", run={"steps": 2}), progress=False).fit()
     with pytest.raises(InputError, match="--resume"):
-        Trainer(tiny_config(tiny_data, tmp_path / "run", steps=2), progress=False)
+        Trainer(tiny_config(tiny_data, tmp_path / "run", run={"steps": 2}), progress=False)
     with pytest.raises(InputError, match="optim.lr"):
         Trainer(tiny_config(tiny_data, tmp_path / "run", optim={"lr": 1e-2}), resume=True, progress=False)
     with pytest.raises(InputError, match="nothing to resume"):
         Trainer(tiny_config(tiny_data, tmp_path / "other"), resume=True, progress=False)
+
+
+def flat_layout(nested: dict) -> dict:
+    """A nested config mapping written in the earlier flat layout (as checkpoints of that time hold it)."""
+    flat = {key: nested[key] for key in ("regime", "data", "optim")}
+    for key, path in FLAT_KEYS.items():
+        value = nested
+        for part in path:
+            value = value[part]
+        flat[key] = value
+    return flat
+
+
+def test_a_checkpoint_of_the_earlier_flat_layout_resumes_and_exports(tmp_path, tiny_data):
+    """A run started before the nested layout (its last.pt and config.yaml flat) resumes under the nested config
+    to the weights of an uninterrupted run; more steps are accepted, a really changed setting is refused."""
+    Trainer(tiny_config(tiny_data, tmp_path / "whole"), progress=False).fit()
+    Trainer(tiny_config(tiny_data, tmp_path / "old"), progress=False).fit(until_step=3)
+    path = tmp_path / "old" / "last.pt"
+    state = torch.load(path, weights_only=False)
+    state["config"] = flat_layout(state["config"])
+    assert state["config"]["model"] == "aifdepthnet_light" and state["config"]["steps"] == 6
+    torch.save(state, path)
+    (tmp_path / "old" / "config.yaml").write_text(yaml.safe_dump(state["config"], sort_keys=False))
+    with pytest.raises(InputError, match="cannot resume .* loss.depth.gradient changed"):
+        Trainer(tiny_config(tiny_data, tmp_path / "old", loss={"depth": {"gradient": 1.0}}), resume=True,
+                progress=False)
+    assert Trainer(tiny_config(tiny_data, tmp_path / "old", run={"steps": 9}), resume=True, progress=False).step == 3
+    resumed = Trainer(tiny_config(tiny_data, tmp_path / "old"), resume=True, progress=False)
+    assert resumed.step == 3
+    resumed.fit()
+    a, b = state_of(tmp_path / "whole" / "last.pt"), state_of(path)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert TrainConfig.from_yaml(tmp_path / "old" / "config.yaml") == tiny_config(tiny_data, tmp_path / "old")
+    # export-weights reads a flat checkpoint too, and records the nested config and the checkpoint's step
+    torch.save({**torch.load(path, weights_only=False), "config": state["config"]}, tmp_path / "flat.pt")
+    from focalstack.models.weights import load_weights
+
+    _, meta = load_weights(export_weights(tmp_path / "flat.pt", tmp_path / "flat.safetensors"))
+    assert meta["training"]["model"]["name"] == "aifdepthnet_light" and meta["training"]["run"]["steps"] == 6
+    assert meta["training"]["steps"] == 6  # the step the checkpoint reached
+
+
+def test_focalstack_train_until_stops_part_way_and_resume_finishes(tmp_path, tiny_data):
+    """`focalstack train --until STEP` stops after that step of the full schedule; --resume finishes the run."""
+    Trainer(tiny_config(tiny_data, tmp_path / "whole"), progress=False).fit()
+    tiny_config(tiny_data, tmp_path / "parts").save(tmp_path / "parts.yaml")
+    assert main(["train", str(tmp_path / "parts.yaml"), "--until", "4", "-q"]) == 0
+    assert torch.load(tmp_path / "parts" / "last.pt", weights_only=False)["step"] == 4
+    assert main(["train", str(tmp_path / "parts.yaml"), "--resume", "-q"]) == 0
+    a, b = state_of(tmp_path / "whole" / "last.pt"), state_of(tmp_path / "parts" / "last.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def _cli(*args, env=None, **kwargs):
@@ -324,10 +458,10 @@ def _cli(*args, env=None, **kwargs):
 
 def test_killed_process_resumes_to_the_same_weights(tmp_path, tiny_data):
     """SIGKILL a real `focalstack train` mid-run, `--resume` it, compare with an uninterrupted run."""
-    config = tiny_config(tiny_data, tmp_path / "killed", steps=40, checkpoint_every=3, val_every=0,
+    config = tiny_config(tiny_data, tmp_path / "killed", run={"steps": 40, "checkpoint_every": 3, "val_every": 0},
                          data={"val_folders": []})
     config.save(tmp_path / "killed.yaml")
-    dataclasses.replace(config, out=str(tmp_path / "whole")).save(tmp_path / "whole.yaml")
+    replaced(config, run={"out": str(tmp_path / "whole")}).save(tmp_path / "whole.yaml")
     process = _cli("train", str(tmp_path / "killed.yaml"), "-q")
     deadline = time.time() + 120
     while not (tmp_path / "killed" / "last.pt").exists() and time.time() < deadline:
@@ -346,7 +480,7 @@ def test_killed_process_resumes_to_the_same_weights(tmp_path, tiny_data):
 
 
 def test_two_process_ddp_run(tmp_path, tiny_data):
-    config = tiny_config(tiny_data, tmp_path / "ddp", batch_size=4, steps=4, val_every=0)
+    config = tiny_config(tiny_data, tmp_path / "ddp", run={"batch_size": 4, "steps": 4, "val_every": 0})
     config.save(tmp_path / "ddp.yaml")
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                "-m", "focalstack", "train", str(tmp_path / "ddp.yaml"), "-q"]
@@ -361,7 +495,7 @@ def test_two_process_ddp_run(tmp_path, tiny_data):
 
 
 def test_export_weights_loads_through_the_registry(tmp_path, tiny_data):
-    Trainer(tiny_config(tiny_data, tmp_path / "run", steps=2), progress=False).fit()
+    Trainer(tiny_config(tiny_data, tmp_path / "run", run={"steps": 2}), progress=False).fit()
     path = export_weights(tmp_path / "run" / "last.pt", tmp_path / "w.safetensors", licence="MIT")
     model = create_model("aifdepthnet_light", pretrained=path, **TINY_MODEL)
     state = state_of(tmp_path / "run" / "last.pt")
@@ -375,7 +509,7 @@ def test_export_weights_loads_through_the_registry(tmp_path, tiny_data):
 
 def test_ema_is_the_moving_average_of_the_raw_weights_and_is_what_is_released(tmp_path, tiny_data):
     decay = 0.6
-    trainer = Trainer(tiny_config(tiny_data, tmp_path / "run", steps=4, val_every=0, optim={"ema": decay}),
+    trainer = Trainer(tiny_config(tiny_data, tmp_path / "run", run={"steps": 4, "val_every": 0}, optim={"ema": decay}),
                       progress=False)
     expected = None
     for step in range(1, 5):
@@ -390,7 +524,8 @@ def test_ema_is_the_moving_average_of_the_raw_weights_and_is_what_is_released(tm
     released = create_model("aifdepthnet_light", pretrained=path, **TINY_MODEL).state_dict()
     assert all(torch.equal(released[k], averaged[k]) for k in expected)
     # a later stage starting from this checkpoint starts from the average too
-    later = Trainer(tiny_config(tiny_data, tmp_path / "later", init=str(tmp_path / "run" / "last.pt")), progress=False)
+    later = Trainer(tiny_config(tiny_data, tmp_path / "later", model={"init": str(tmp_path / "run" / "last.pt")}),
+                    progress=False)
     assert all(torch.equal(later.model.state_dict()[k], averaged[k]) for k in expected)
 
 
@@ -460,7 +595,7 @@ def _cropped_batch(data_dir: Path, tmp_path: Path, step: int, *, pseudo: str | N
 def test_align_targets_gives_the_losses_aligned_slices_and_the_network_recorded_ones(tmp_path, tiny_data):
     """data.align_targets: the network's slices are the recorded (breathing) ones, the pixel losses' targets
     the aligned ones, both through the same crop, flips, rotation and colour change."""
-    from focalstack.train.trainer import _pixel_targets
+    from focalstack.train.objective import pixel_targets
 
     def batch(**data):
         return _cropped_batch(tiny_data, tmp_path, 3, **data)
@@ -470,7 +605,7 @@ def test_align_targets_gives_the_losses_aligned_slices_and_the_network_recorded_
     assert torch.equal(both["slices"], plain["slices"])
     assert torch.allclose(both["target_slices"], aligned["slices"], atol=1e-6)
     assert not torch.allclose(both["target_slices"], both["slices"], atol=1e-3)  # the warps matter
-    assert _pixel_targets(both) is both["target_slices"] and _pixel_targets(plain) is plain["slices"]
+    assert pixel_targets(both) is both["target_slices"] and pixel_targets(plain) is plain["slices"]
     # with align on, align_targets changes nothing
     assert torch.equal(batch(align=True, align_targets=True)["slices"], aligned["slices"])
 

@@ -3,24 +3,31 @@
 A run is fully described by one :class:`TrainConfig`; ``focalstack train CONFIG.yaml`` reads it,
 and the trainer writes it back beside every checkpoint (``RUN/config.yaml``), so a run folder
 always says how its weights were made. Unknown keys and wrong types are refused with an
-:class:`~focalstack.errors.InputError` naming the key.
+:class:`~focalstack.errors.InputError` naming the key. The sections::
 
-Example (every key optional except ``model``, ``regime`` and the data)::
-
-    model: aifdepthnet_light
+    model: {name: aifdepthnet_light, overrides: {}, init: ''}
     regime: depth            # depth | aif | self
-    steps: 20000
-    batch_size: 8
+    loss:                    # the settings of each regime's loss (focalstack.train.losses)
+      depth: {norm: l2, gradient: 0.0}
+      aif: {smoothness: 0.002, edge_a: 150.0, rerender: 0.0}
+      self_supervised: {reconstruction: 1.0, coarse_aif: 0.1, smoothness: 0.002, attention: 0.0,
+                        render_aif: predicted}
+      render: {renderer: per_pixel, psf: gaussian, layers: 12, layer_range: depth}
+      teacher: {weight: 0.0, measure: sml, weights: '', dihedral: false, gradient: 0.0}
+    run: {steps: 20000, batch_size: 8, seed: 0, out: runs/my-run}
     data:
       folders: [data/phone-real, data/microscope-real]
       crop: 128
-      min_slices: 2
-      max_slices: 8
     optim: {name: adam, lr: 1.0e-3, betas: [0.9, 0.99], schedule: cosine, clip_grad: 1.0}
+
+Every key is optional except ``model.name`` and the data. Configs of the earlier flat layout (``model:
+NAME``, ``steps``, ``depth_gradient``, ``self_pseudo_teacher``, ...) still load: :func:`upgrade_flat_config`
+moves each flat key to its section (:data:`FLAT_KEYS`).
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import typing
 from dataclasses import asdict, dataclass, field
@@ -77,7 +84,8 @@ class DataConfig:
         val_max: validate on at most this many stacks per folder.
         crop: side of the square random crop, pixels (0: whole images; they must then agree).
         min_slices, max_slices: each batch uses a random number of slices in this range (the
-            "Random" scheme of 002 Fig. 12), a random sorted subset of the stack's slices;
+            "Random" scheme of Won & Jeon, ECCV 2022, Fig. 12), a random sorted subset of the
+            stack's slices;
             ``max_slices`` 0 means all of them.
         workers: data-loading worker processes (0: in the training process).
         align: warp every slice into the ground truth's frame with the dataset's exact warps
@@ -91,7 +99,7 @@ class DataConfig:
             recorded: it learns to cope with focus breathing, and the thin-lens renderer, which has
             none, is compared with slices in its own frame. The warps are the camera's (metadata),
             not depth. Ignored when ``align`` is on or a dataset has no warps.
-        align_teacher: with ``align`` off, the pseudo-label teacher (``self_pseudo``) sees each whole
+        align_teacher: with ``align`` off, the teacher (``loss.teacher``) sees each whole
             stack aligned, as it was trained, so that its depth is in the ground truth's frame; the
             student still sees the recorded slices.
         max_side: downscale the slices of one's own stack folders (training and validation) on loading
@@ -126,7 +134,7 @@ class OptimConfig:
     Attributes:
         name: ``adam`` or ``adamw``.
         lr: peak learning rate.
-        betas: Adam betas (0.9, 0.99 as in 002).
+        betas: Adam betas (0.9, 0.99 as in Won & Jeon, ECCV 2022).
         weight_decay: decoupled for AdamW, L2 for Adam.
         schedule: ``constant``, ``cosine`` (to ``min_lr_ratio`` x lr) or ``step`` (x0.5 at 60 %, 80 %).
         warmup_steps: linear warm-up from 0.
@@ -150,57 +158,188 @@ class OptimConfig:
 
 
 @dataclass
-class TrainConfig:
-    """One training run.
+class ModelConfig:
+    """The network.
 
     Attributes:
-        model: a registered model name (``focalstack models``).
-        model_overrides: hyperparameters replacing the variant's defaults.
-        init: optional weights (safetensors) or checkpoint to start from.
-        regime: ``depth`` (002 Eq. 3), ``aif`` (001 Eq. 4-6) or ``self`` (003).
-        depth_norm: ``l2`` or ``l1`` for the depth regime.
-        depth_gradient: weight of the depth regime's gradient-matching term (L1 of the error's
-            spatial gradient), which penalises pixel-scale noise in the prediction (the Bump metric).
-        aif_smoothness, aif_a: the all-in-focus regime's smoothness weight and edge sharpness.
-        aif_rerender: weight of a re-rendering term in the all-in-focus regime: every input slice is
-            rendered from the *true* all-in-focus image and the predicted depth with the renderer of
-            ``self_renderer`` / ``self_psf`` / ``self_layers`` and compared with the input (SSIM + L1,
-            :func:`~focalstack.train.losses.aif_rerender_loss`); it uses no depth (0: off, as in 001).
-        self_reconstruction: weight of the self-supervised regime's re-rendering term (1 in 003; 0
+        name: a registered model name (``focalstack models``); required.
+        overrides: hyperparameters replacing the variant's defaults.
+        init: weights (.safetensors) or a training checkpoint (.pt, its moving average when it kept one) to
+            start from; empty: random initialisation.
+    """
+
+    name: str = ""
+    overrides: dict = field(default_factory=dict)
+    init: str = ""
+
+    def problems(self) -> list[str]:
+        return [] if self.name else ["model.name is required (see `focalstack models`)"]
+
+
+@dataclass
+class DepthLossConfig:
+    """The depth regime's loss (:class:`~focalstack.train.losses.DepthLoss`).
+
+    Attributes:
+        norm: ``l2`` (Won & Jeon, "Learning Depth from Focus in the Wild", ECCV 2022, Eq. 3) or ``l1``
+            (AiFDepthNet, Wang et al., ICCV 2021).
+        gradient: weight of a gradient-matching term (L1 of the error's spatial differences), which
+            penalises pixel-scale noise in the prediction (the Bump metric) and not offsets (0: off).
+    """
+
+    norm: str = "l2"
+    gradient: float = 0.0
+
+    def problems(self) -> list[str]:
+        return ([] if self.norm in ("l1", "l2") else ["loss.depth.norm must be l1 or l2"]) + \
+            _non_negative("loss.depth.gradient", self.gradient)
+
+
+@dataclass
+class AifLossConfig:
+    """The all-in-focus regime's loss (:class:`~focalstack.train.losses.AllInFocusLoss`).
+
+    Attributes:
+        smoothness: weight of the edge-aware smoothness of depth (0.002 in the papers).
+        edge_a: edge sharpness ``a`` of that smoothness (150 in the papers).
+        rerender: weight of a re-rendering term: every input slice is rendered from the *true*
+            all-in-focus image and the predicted depth with the renderer of ``loss.render`` and compared with
+            the input (SSIM + L1); it uses no depth (0: off, as in the papers).
+    """
+
+    smoothness: float = 0.002
+    edge_a: float = 150.0
+    rerender: float = 0.0
+
+    def problems(self) -> list[str]:
+        return _non_negative("loss.aif.smoothness", self.smoothness) + _non_negative("loss.aif.rerender", self.rerender)
+
+
+@dataclass
+class SelfLossConfig:
+    """The self-supervised regime's loss (:class:`~focalstack.train.losses.SelfSupervisedLoss`).
+
+    Attributes:
+        reconstruction: weight of the re-rendering of the input stack (1 in Si et al., CVPR 2023; 0
             renders nothing, a cheap warm-up on the other terms).
-        self_coarse_aif, self_smoothness: the self-supervised regime's auxiliary weights.
-        self_attention: weight of the self-supervised regime's pull of the attention-fused slices
-            towards the coarse all-in-focus image (see :func:`~focalstack.train.losses.self_supervised_loss`).
-        self_pseudo: weight of a teacher term in the self-supervised and all-in-focus regimes: the
-            confidence-weighted L1 distance (normalised inverse depth) to the classical depth-from-focus
-            pipeline's depth of the same stack, computed from the slices alone with focus measure
-            ``self_pseudo_measure`` (0: off, as in 003 and 001).
-        self_pseudo_teacher: a weights file (.safetensors) of a trained model whose depth and
-            confidence replace the classical pipeline's as the teacher (self-training: a student
-            trained on augmented slice subsets learns from a teacher that saw the whole stack). The
-            teacher may have had no more supervision than the student's regime: the self regime
-            accepts only weights whose metadata says ``self-supervised``, the all-in-focus regime
-            those and ``all-in-focus-supervised``; a depth-supervised teacher is always refused.
-            Empty: the classical teacher.
-        self_pseudo_gradient: weight of a gradient-matching term against the teacher (the mean L1 of
-            the spatial differences of student - teacher, normalised inverse depth; zero when the two
-            differ by an offset): it passes on the teacher's smoothness, which the L1 term alone hardly
-            constrains (pixel-scale noise costs Bump, little L1). Needs ``self_pseudo`` > 0 (0: off).
-        self_pseudo_dihedral: the teacher model predicts with test-time augmentation: the mean over
-            the 8 flips and 90-degree rotations of each stack (a less noisy teacher; 8x its time, once
-            per stack).
-        self_renderer, self_psf, self_layers: the renderer of the self-supervised regime
-            (``per_pixel`` or the occlusion-aware ``layered`` with ``self_layers`` layers; PSF
-            ``gaussian`` or ``disc``), see :func:`focalstack.optics.render_focal_stack`.
-        self_layer_range: planes of the layered renderer (self regime and ``aif_rerender``): ``depth``
-            (spanning the predicted depth) or ``focus`` (spanning the stack's focus range, fixed;
-            see :func:`~focalstack.train.losses.self_supervised_loss`).
-        self_render_aif: the image the self-supervised regime re-renders the stack from: ``predicted``
-            (the model's all-in-focus output, 003) or ``coarse`` (a sharpness-weighted fusion of the
-            input slices, fixed), see :func:`~focalstack.train.losses.self_supervised_loss`.
+        coarse_aif: weight of the L1 pull of the predicted all-in-focus image towards a coarse one fused
+            from the sharpest slices.
+        smoothness: weight of the edge-aware smoothness of inverse depth (in units of the stack's focus span).
+        attention: weight of the pull of the attention-fused slices towards the coarse all-in-focus image
+            (models whose depth is the attention's expectation; 0: off).
+        render_aif: the image the stack is re-rendered from: ``predicted`` (the model's all-in-focus
+            output, as in Si et al.) or ``coarse`` (the sharpness-weighted fusion of the input slices, fixed).
+    """
+
+    reconstruction: float = 1.0
+    coarse_aif: float = 0.1
+    smoothness: float = 0.002
+    attention: float = 0.0
+    render_aif: str = "predicted"
+
+    def problems(self) -> list[str]:
+        bad = [] if self.render_aif in ("predicted", "coarse") else \
+            ["loss.self_supervised.render_aif must be predicted or coarse"]
+        return bad + [p for key in ("reconstruction", "coarse_aif", "smoothness", "attention")
+                      for p in _non_negative(f"loss.self_supervised.{key}", getattr(self, key))]
+
+
+@dataclass
+class RenderConfig:
+    """The renderer of every re-rendering term (self-supervised regime, ``loss.aif.rerender``, the
+    ``rerender`` validation metric), see :class:`~focalstack.train.losses.Rendering`.
+
+    Attributes:
+        renderer: ``per_pixel`` (fast; ignores occlusion) or the occlusion-aware ``layered``.
+        psf: ``gaussian`` or ``disc`` (a circular aperture).
+        layers: layers of the layered renderer.
+        layer_range: planes of the layered renderer: ``depth`` (spanning the predicted depth) or
+            ``focus`` (spanning the stack's focus range, fixed).
+    """
+
+    renderer: str = "per_pixel"
+    psf: str = "gaussian"
+    layers: int = 12
+    layer_range: str = "depth"
+
+    def problems(self) -> list[str]:
+        bad = []
+        if self.renderer not in ("per_pixel", "layered"):
+            bad.append("loss.render.renderer must be per_pixel or layered")
+        if self.psf not in ("gaussian", "disc"):
+            bad.append("loss.render.psf must be gaussian or disc")
+        if self.layers < 2:
+            bad.append("loss.render.layers must be >= 2")
+        if self.layer_range not in ("depth", "focus"):
+            bad.append("loss.render.layer_range must be depth or focus")
+        return bad
+
+
+@dataclass
+class TeacherConfig:
+    """A teacher term of the self-supervised and all-in-focus regimes
+    (:class:`~focalstack.train.losses.TeacherLoss`): the confidence-weighted L1 distance, in normalised
+    inverse depth, to a teacher's depth of the same whole stack.
+
+    Attributes:
+        weight: weight of the term (0: off, as in the papers).
+        measure: focus measure of the classical teacher (the classical depth-from-focus pipeline, from
+            the slices alone), used when ``weights`` is empty.
+        weights: a weights file (.safetensors, ``focalstack export-weights``) of a trained model whose
+            depth and confidence replace the classical pipeline's (self-training). The teacher may have
+            had no more supervision than the student's regime: the self regime accepts only weights whose
+            metadata says ``self-supervised``, the all-in-focus regime those and
+            ``all-in-focus-supervised``; a depth-supervised teacher is always refused.
+        dihedral: the model teacher predicts with test-time augmentation (the mean over the 8 flips and
+            90-degree rotations of each stack; 8x its time, once per stack).
+        gradient: weight of a gradient-matching term against the teacher (mean L1 of the spatial
+            differences of student - teacher), which passes on the teacher's smoothness. Needs
+            ``weight`` > 0 (0: off).
+    """
+
+    weight: float = 0.0
+    measure: str = "sml"
+    weights: str = ""
+    dihedral: bool = False
+    gradient: float = 0.0
+
+    def problems(self) -> list[str]:
+        bad = _non_negative("loss.teacher.weight", self.weight) + _non_negative("loss.teacher.gradient", self.gradient)
+        if self.measure not in FOCUS_MEASURES:
+            bad.append(f"loss.teacher.measure must be one of {', '.join(FOCUS_MEASURES)}")
+        if self.weights and not self.weights.endswith(".safetensors"):
+            bad.append("loss.teacher.weights must be a .safetensors weights file (focalstack export-weights)")
+        if self.gradient and not self.weight:
+            bad.append("loss.teacher.gradient needs loss.teacher.weight > 0")
+        if self.dihedral and not self.weights:
+            bad.append("loss.teacher.dihedral needs loss.teacher.weights (a model teacher)")
+        return bad
+
+
+@dataclass
+class LossConfig:
+    """The loss settings of every regime; only those of ``regime`` (and ``render`` / ``teacher`` where it
+    uses them) take effect."""
+
+    depth: DepthLossConfig = field(default_factory=DepthLossConfig)
+    aif: AifLossConfig = field(default_factory=AifLossConfig)
+    self_supervised: SelfLossConfig = field(default_factory=SelfLossConfig)
+    render: RenderConfig = field(default_factory=RenderConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+
+    def problems(self) -> list[str]:
+        return [p for part in (self.depth, self.aif, self.self_supervised, self.render, self.teacher)
+                for p in part.problems()]
+
+
+@dataclass
+class RunConfig:
+    """Length, seed, output and bookkeeping of the run.
+
+    Attributes:
         steps: optimiser steps.
         batch_size: global batch (split over processes in distributed runs).
-        seed: fixes weights' initialisation, the data order, crops and augmentations.
+        seed: fixes the weights' initialisation, the data order, crops and augmentations.
         out: run folder (checkpoints, config, logs).
         checkpoint_every: steps between checkpoints (also one at the end and on interrupt).
         val_every: steps between validations (0: only at the end).
@@ -209,7 +348,7 @@ class TrainConfig:
             metric of :data:`~focalstack.eval.metrics.DEPTH_METRICS`; these need ground-truth depth in
             the validation stacks), ``aif_l1`` (the all-in-focus L1 error, needs true all-in-focus
             images; for runs that must not see depth even in model selection) or ``rerender`` (the
-            self-supervised re-rendering error of the validation stacks with the ``self_*`` renderer,
+            self-supervised re-rendering error of the validation stacks with ``loss.render``,
             :func:`~focalstack.train.trainer.rerender_error`; needs no ground truth, only a model with an
             all-in-focus output). A metric the validation stacks cannot give is refused at start.
         device: ``auto`` (CUDA if present), ``cpu`` or ``cuda``.
@@ -217,29 +356,6 @@ class TrainConfig:
         threads: torch threads per process (0: torch's default).
     """
 
-    model: str = ""
-    model_overrides: dict = field(default_factory=dict)
-    init: str = ""
-    regime: str = "depth"
-    depth_norm: str = "l2"
-    depth_gradient: float = 0.0
-    aif_smoothness: float = 0.002
-    aif_a: float = 150.0
-    aif_rerender: float = 0.0
-    self_reconstruction: float = 1.0
-    self_coarse_aif: float = 0.1
-    self_smoothness: float = 0.002
-    self_attention: float = 0.0
-    self_pseudo: float = 0.0
-    self_pseudo_measure: str = "sml"
-    self_pseudo_teacher: str = ""
-    self_pseudo_dihedral: bool = False
-    self_pseudo_gradient: float = 0.0
-    self_renderer: str = "per_pixel"
-    self_psf: str = "gaussian"
-    self_layers: int = 12
-    self_render_aif: str = "predicted"
-    self_layer_range: str = "depth"
     steps: int = 1000
     batch_size: int = 4
     seed: int = 0
@@ -251,57 +367,44 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = True
     threads: int = 0
+
+    def problems(self) -> list[str]:
+        bad = []
+        if min(self.steps, self.batch_size, self.checkpoint_every, self.log_every) < 1:
+            bad.append("run.steps, run.batch_size, run.checkpoint_every and run.log_every must be >= 1")
+        if self.best_metric not in BEST_METRICS:
+            bad.append(f"run.best_metric must be one of {', '.join(BEST_METRICS)}, not {self.best_metric!r}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            bad.append("run.device must be auto, cpu or cuda")
+        return bad
+
+
+@dataclass
+class TrainConfig:
+    """One training run (see the module docstring for the YAML layout).
+
+    Attributes:
+        model: the network, see :class:`ModelConfig`.
+        regime: the supervision: ``depth`` (ground-truth depth), ``aif`` (true all-in-focus images, no
+            depth) or ``self`` (the focal stacks alone), see :mod:`focalstack.train.losses`.
+        loss: the settings of each regime's loss, see :class:`LossConfig`.
+        run: steps, batch, seed, run folder, intervals, device, see :class:`RunConfig`.
+        data: see :class:`DataConfig`.
+        optim: see :class:`OptimConfig`.
+    """
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    regime: str = "depth"
+    loss: LossConfig = field(default_factory=LossConfig)
+    run: RunConfig = field(default_factory=RunConfig)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
 
     def __post_init__(self) -> None:
-        problems = []
-        if not self.model:
-            problems.append("'model' is required (see `focalstack models`)")
+        problems = self.model.problems()
         if self.regime not in REGIMES:
             problems.append(f"regime must be one of {', '.join(REGIMES)}, not {self.regime!r}")
-        if self.depth_norm not in ("l1", "l2"):
-            problems.append("depth_norm must be l1 or l2")
-        if min(self.depth_gradient, self.self_attention, self.self_pseudo, self.aif_rerender,
-               self.self_reconstruction) < 0:
-            problems.append("depth_gradient, self_attention, self_pseudo, self_reconstruction and aif_rerender "
-                            "must be >= 0")
-        if self.self_pseudo_teacher and not self.self_pseudo_teacher.endswith(".safetensors"):
-            problems.append("self_pseudo_teacher must be a .safetensors weights file (focalstack export-weights)")
-        if self.self_pseudo_gradient and not self.self_pseudo:
-            problems.append("self_pseudo_gradient needs self_pseudo > 0 (a teacher)")
-        if self.self_pseudo_gradient < 0:
-            problems.append("self_pseudo_gradient must be >= 0")
-        if self.self_pseudo_dihedral and not self.self_pseudo_teacher:
-            problems.append("self_pseudo_dihedral needs a self_pseudo_teacher (a model)")
-        if self.self_pseudo_measure not in FOCUS_MEASURES:
-            problems.append(f"self_pseudo_measure must be one of {', '.join(FOCUS_MEASURES)}")
-        if self.self_renderer not in ("per_pixel", "layered") or self.self_psf not in ("gaussian", "disc"):
-            problems.append("self_renderer must be per_pixel or layered, self_psf gaussian or disc")
-        if self.self_layer_range not in ("depth", "focus"):
-            problems.append("self_layer_range must be depth or focus")
-        if self.self_render_aif not in ("predicted", "coarse"):
-            problems.append("self_render_aif must be predicted or coarse")
-        if self.self_layers < 2:
-            problems.append("self_layers must be >= 2")
-        if self.steps < 1 or self.batch_size < 1 or self.checkpoint_every < 1 or self.log_every < 1:
-            problems.append("steps, batch_size, checkpoint_every and log_every must be >= 1")
-        if not (self.data.folders or self.data.simulate):
-            problems.append("data needs 'folders' or 'simulate'")
-        if self.data.min_slices < 2 or (self.data.max_slices and self.data.max_slices < self.data.min_slices):
-            problems.append("data needs 2 <= min_slices <= max_slices (0 = all)")
-        if self.best_metric not in BEST_METRICS:
-            problems.append(f"best_metric must be one of {', '.join(BEST_METRICS)}, not {self.best_metric!r}")
-        if self.data.max_side < 0 or (self.data.max_side and self.data.max_side < self.data.crop):
-            problems.append("data.max_side must be 0 (off) or at least data.crop")
-        if self.optim.name not in ("adam", "adamw"):
-            problems.append("optim.name must be adam or adamw")
-        if self.optim.schedule not in ("constant", "cosine", "step"):
-            problems.append("optim.schedule must be constant, cosine or step")
-        if not 0 <= self.optim.ema < 1:
-            problems.append("optim.ema must be in [0, 1) (0: no weight averaging)")
-        if self.device not in ("auto", "cpu", "cuda"):
-            problems.append("device must be auto, cpu or cuda")
+        problems += self.loss.problems() + self.run.problems() + _data_problems(self.data) + _optim_problems(self.optim)
         if problems:
             raise InputError("bad training config: " + "; ".join(problems))
 
@@ -316,7 +419,10 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
-        return _build(cls, data, "")
+        """Build from a mapping of the nested layout, or of the earlier flat one (:func:`upgrade_flat_config`)."""
+        if not isinstance(data, dict):
+            raise InputError("a training config must be a mapping of config keys")
+        return _build(cls, upgrade_flat_config(data), "")
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> TrainConfig:
@@ -334,6 +440,76 @@ class TrainConfig:
     def save(self, path: str | Path) -> None:
         with atomic_file(path) as tmp:
             tmp.write_text(self.to_yaml())
+
+
+def _non_negative(name: str, value: float) -> list[str]:
+    return [f"{name} must be >= 0"] if value < 0 else []
+
+
+def _data_problems(data: DataConfig) -> list[str]:
+    bad = []
+    if not (data.folders or data.simulate):
+        bad.append("data needs 'folders' or 'simulate'")
+    if data.min_slices < 2 or (data.max_slices and data.max_slices < data.min_slices):
+        bad.append("data needs 2 <= min_slices <= max_slices (0 = all)")
+    if data.max_side < 0 or (data.max_side and data.max_side < data.crop):
+        bad.append("data.max_side must be 0 (off) or at least data.crop")
+    return bad
+
+
+def _optim_problems(optim: OptimConfig) -> list[str]:
+    bad = []
+    if optim.name not in ("adam", "adamw"):
+        bad.append("optim.name must be adam or adamw")
+    if optim.schedule not in ("constant", "cosine", "step"):
+        bad.append("optim.schedule must be constant, cosine or step")
+    if not 0 <= optim.ema < 1:
+        bad.append("optim.ema must be in [0, 1) (0: no weight averaging)")
+    return bad
+
+
+# ---------------------------------------------------------------------- the earlier flat layout
+#: Where each key of the earlier flat layout lives now (``model`` only when it is a name, not a section).
+FLAT_KEYS: dict[str, tuple[str, ...]] = {
+    "model": ("model", "name"), "model_overrides": ("model", "overrides"), "init": ("model", "init"),
+    "depth_norm": ("loss", "depth", "norm"), "depth_gradient": ("loss", "depth", "gradient"),
+    "aif_smoothness": ("loss", "aif", "smoothness"), "aif_a": ("loss", "aif", "edge_a"),
+    "aif_rerender": ("loss", "aif", "rerender"),
+    **{f"self_{key}": ("loss", "self_supervised", key)
+       for key in ("reconstruction", "coarse_aif", "smoothness", "attention", "render_aif")},
+    "self_renderer": ("loss", "render", "renderer"), "self_psf": ("loss", "render", "psf"),
+    "self_layers": ("loss", "render", "layers"), "self_layer_range": ("loss", "render", "layer_range"),
+    "self_pseudo": ("loss", "teacher", "weight"), "self_pseudo_measure": ("loss", "teacher", "measure"),
+    "self_pseudo_teacher": ("loss", "teacher", "weights"), "self_pseudo_dihedral": ("loss", "teacher", "dihedral"),
+    "self_pseudo_gradient": ("loss", "teacher", "gradient"),
+    **{key: ("run", key) for key in ("steps", "batch_size", "seed", "out", "checkpoint_every", "val_every",
+                                     "log_every", "best_metric", "device", "amp", "threads")},
+}
+
+
+def upgrade_flat_config(data: dict) -> dict:
+    """A config mapping in the nested layout: every key of the earlier flat layout (:data:`FLAT_KEYS`) moved
+    to its section, the rest unchanged (``data`` itself is not modified). A key given both ways is refused.
+
+    Example:
+        >>> upgrade_flat_config({"model": "dffwild", "steps": 10, "depth_gradient": 1.0, "data": {"crop": 64}})
+        {'data': {'crop': 64}, 'model': {'name': 'dffwild'}, 'run': {'steps': 10}, 'loss': {'depth': {'gradient': 1.0}}}
+    """
+    nested = {key: copy.deepcopy(value) for key, value in data.items()
+              if key not in FLAT_KEYS or (key == "model" and isinstance(value, dict))}
+    for key, value in data.items():
+        if key not in nested:
+            *sections, leaf = FLAT_KEYS[key]
+            target = nested
+            for section in sections:
+                target = target.setdefault(section, {})
+                if not isinstance(target, dict):
+                    raise InputError(f"config key {'.'.join(sections)} must be a mapping")
+            if leaf in target:
+                raise InputError(f"config key {key} (the earlier flat layout) and {'.'.join(FLAT_KEYS[key])} "
+                                 "both given; keep one")
+            target[leaf] = copy.deepcopy(value)
+    return nested
 
 
 def _build(cls, data: dict, prefix: str):

@@ -1,12 +1,12 @@
 """The trainer: one loop for the three supervision regimes, single-process or DistributedDataParallel.
 
-``Trainer(config).fit()`` trains ``config.model`` for ``config.steps`` optimiser steps. A run folder
-(``config.out``) holds::
+``Trainer(config).fit()`` trains ``config.model`` for ``config.run.steps`` optimiser steps. A run folder
+(``config.run.out``) holds::
 
     config.yaml        the run's TrainConfig (also inside every checkpoint)
-    last.pt            the latest checkpoint (every ``checkpoint_every`` steps, at the end, on Ctrl-C/SIGTERM)
+    last.pt            the latest checkpoint (every ``run.checkpoint_every`` steps, at the end, on Ctrl-C/SIGTERM)
                        with the raw weights and, with ``optim.ema``, their moving average
-    best.pt            the checkpoint with the lowest validation ``best_metric``
+    best.pt            the checkpoint with the lowest validation ``run.best_metric``
     metrics.jsonl      one JSON line per log step and per validation (learning curves)
     tb/                TensorBoard events (when the ``tensorboard`` package is installed)
 
@@ -22,17 +22,15 @@ validation scores, what ``best.pt`` is chosen by and what :func:`export_weights`
 Distributed: launched by ``torchrun --nproc_per_node=K``, each process trains on its share of
 every global batch under DistributedDataParallel (NCCL on CUDA, gloo on CPU); only rank 0 logs,
 validates and writes checkpoints. Mixed precision (bfloat16 autocast) is used on CUDA when
-``amp`` is set.
+``run.amp`` is set.
 
-Units: the networks see focus positions in diopters (the blur coordinate of metres) rescaled to
-[0, 1] per stack (:mod:`focalstack.models.base`). The depth losses compare prediction and ground
-truth in that normalised inverse-depth coordinate, which makes one loss fit a phone and a
-microscope; ground truth outside the batch's focus range is clamped to its ends (the network's
-output cannot leave the range).
+The loss of each step is :class:`~focalstack.train.objective.TrainingLoss` (the regime's loss objects,
+in the normalised inverse-depth coordinate).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import math
@@ -54,135 +52,21 @@ from torch.utils.data import DataLoader
 from ..errors import InputError
 from ..eval.metrics import average_metrics, depth_metrics
 from ..io.atomic import atomic_file
-from ..models.base import DepthOutput, device_of
+from ..models.base import device_of
 from ..models.registry import create_model
 from ..models.weights import load_weights, save_weights
 from .config import BEST_METRICS, TrainConfig
 from .data import StepBatches, ValidationSet, lacking, load_teacher, open_sources, unit_float
-from .losses import aif_loss, aif_rerender_loss, depth_in_metres, depth_loss, gradient_matching, self_supervised_loss
+from .losses import depth_in_metres
+from .objective import TrainingLoss, normalise_depth, rerender_error, training_loss
+
+__all__ = ["CHECKPOINT_FORMAT", "Trainer", "export_weights", "normalise_depth", "rerender_error", "training_loss"]
 
 CHECKPOINT_FORMAT = "focalstack-train-v1"
 _ECHOED_METRICS = ("mse_norm", "mse", "mae", "abs_rel", "bump", "aif_l1", "rerender")  # on validation lines
-RERENDER_MAX_SIDE = 256  # the rerender metric scores a centre crop of at most this side (rendering cost)
 # config keys that may differ between a run and its resumption
-_RESUMABLE_CHANGES = {"steps", "checkpoint_every", "val_every", "log_every", "threads", "data.workers",
-                      "data.val_folders", "data.val_max", "data.val_align"}
-
-
-# --------------------------------------------------------------------------- losses per regime
-def normalise_depth(depth_diopters: Tensor, positions_diopters: Tensor) -> Tensor:
-    """Depths (B x 1 x H x W, diopters) in each stack's [0, 1] focus coordinate."""
-    lo = positions_diopters.amin(dim=1)[:, None, None, None]
-    scale = (positions_diopters.amax(dim=1)[:, None, None, None] - lo).clamp_min(1e-12)
-    return (depth_diopters - lo) / scale
-
-
-def _lens(camera: Tensor) -> dict[str, Tensor]:
-    """The renderer's camera arguments from a batch's B x 3 camera rows (focal length, f-number, pitch)."""
-    return {"focal_length_mm": camera[:, 0], "f_number": camera[:, 1], "pixel_pitch_um": camera[:, 2]}
-
-
-def training_loss(out: DepthOutput, batch: dict[str, Tensor], config: TrainConfig) -> tuple[Tensor, dict[str, float]]:
-    """The loss of ``config.regime`` for one batch (see the module docstring for units)."""
-    positions = 1.0 / batch["focus_positions"]  # diopters, as the model saw them
-    if config.regime == "depth":
-        target = normalise_depth(1.0 / batch["depth"], positions).clamp(0, 1)
-        scales = [normalise_depth(d, positions) for d in out.depth_scales]
-        loss = depth_loss(scales, target, batch["valid"], norm=config.depth_norm, gradient=config.depth_gradient)
-        return loss, {"depth": float(loss.detach())}
-    if config.regime == "aif":
-        if out.all_in_focus is None:
-            raise InputError(f"model {config.model} has no all-in-focus output; it cannot train with regime 'aif'")
-        aifs = out.aif_scales or [out.all_in_focus]
-        depths = [normalise_depth(d, positions) for d in out.depth_scales][-len(aifs):]
-        loss = aif_loss(aifs, depths, batch["all_in_focus"], smoothness=config.aif_smoothness, a=config.aif_a)
-        parts = {"aif": float(loss.detach())}
-        if config.aif_rerender:
-            rerender = aif_rerender_loss(
-                depth_in_metres(out.depth, batch["camera"][:, 0]), batch["all_in_focus"], _pixel_targets(batch),
-                batch["focus_positions"], **_lens(batch["camera"]), method=config.self_renderer,
-                psf=config.self_psf, num_layers=config.self_layers, layer_range=config.self_layer_range)
-            loss = loss + config.aif_rerender * rerender
-            parts["rerender"] = float(rerender.detach())
-        return _with_pseudo_label(loss, parts, out, batch, positions, config)
-    if out.all_in_focus is None:
-        raise InputError(f"model {config.model} has no all-in-focus output; it cannot train with regime 'self'")
-    depth_m = depth_in_metres(out.depth, batch["camera"][:, 0])
-    loss, parts = self_supervised_loss(
-        depth_m, out.all_in_focus.clamp(0, 1), _pixel_targets(batch), batch["focus_positions"],
-        **_lens(batch["camera"]),
-        coarse_aif_weight=config.self_coarse_aif, smoothness=config.self_smoothness,
-        method=config.self_renderer, psf=config.self_psf, num_layers=config.self_layers,
-        attention=out.probabilities, attention_weight=config.self_attention, render_aif=config.self_render_aif,
-        layer_range=config.self_layer_range, reconstruction_weight=config.self_reconstruction)
-    return _with_pseudo_label(loss, parts, out, batch, positions, config)
-
-
-def _pixel_targets(batch: dict[str, Tensor]) -> Tensor:
-    """The slices the pixel losses compare with: in the ground truth's frame with ``data.align_targets``."""
-    return batch.get("target_slices", batch["slices"])
-
-
-def rerender_error(depth_m: Tensor, aif: Tensor, slices: Tensor, focus_distances_m: Tensor, *, camera: Tensor,
-                   config: TrainConfig, max_side: int = RERENDER_MAX_SIDE) -> float:
-    """The ``rerender`` validation metric: the self-supervised regime's re-rendering term
-    (:func:`~focalstack.train.losses.self_supervised_loss`'s ``reconstruction``, (1 - SSIM) / 2 and L1
-    weighted 0.85 / 0.15) with the renderer ``config`` trains with (``self_renderer``, ``self_psf``,
-    ``self_layers``, ``self_layer_range``, ``self_render_aif``). It needs no ground truth: lower means
-    the predicted depth and all-in-focus image explain the recorded slices better.
-
-    Args:
-        depth_m: B x 1 x H x W predicted depth, metres.
-        aif: B x C x H x W predicted all-in-focus image in [0, 1].
-        slices: B x N x C x H x W the recorded slices in [0, 1].
-        focus_distances_m: B x N focus distances, metres.
-        camera: B x 3 rows (focal length mm, f-number, pixel pitch um).
-        max_side: the centre crop (at most ``max_side`` x ``max_side``) that is rendered and scored.
-
-    Example (the true depth and image of a rendered stack score about 0):
-        >>> from focalstack.optics import render_focal_stack
-        >>> aif, depth = torch.rand(1, 3, 32, 32), torch.full((1, 1, 32, 32), 0.8)
-        >>> camera, focus = torch.tensor([[4.4, 1.8, 1.4]]), torch.tensor([[0.5, 0.8, 2.0]])
-        >>> stack = render_focal_stack(aif, depth, focus, **_lens(camera))
-        >>> config = TrainConfig.from_dict({"model": "aifdepthnet_light", "data": {"folders": ["unused"]}})
-        >>> rerender_error(depth, aif, stack, focus, camera=camera, config=config) < 1e-4
-        True
-    """
-    if depth_m.shape[-2:] != aif.shape[-2:] or slices.shape[-2:] != aif.shape[-2:]:
-        raise ValueError(f"depth {tuple(depth_m.shape)}, all-in-focus {tuple(aif.shape)} and slices "
-                         f"{tuple(slices.shape)} must share H x W")
-    depth_m, aif, slices = (_centre_crop(t, max_side) for t in (depth_m, aif, slices))
-    _, parts = self_supervised_loss(
-        depth_m, aif.clamp(0, 1), slices, focus_distances_m, **_lens(camera),
-        method=config.self_renderer, psf=config.self_psf, num_layers=config.self_layers,
-        render_aif=config.self_render_aif, layer_range=config.self_layer_range, reconstruction_weight=1.0)
-    return parts["reconstruction"]
-
-
-def _centre_crop(image: Tensor, side: int) -> Tensor:
-    """The central (at most) side x side window of an ... x H x W tensor."""
-    h, w = image.shape[-2:]
-    top, left = max(h - side, 0) // 2, max(w - side, 0) // 2
-    return image[..., top:top + side, left:left + side]
-
-
-def _with_pseudo_label(loss: Tensor, parts: dict[str, float], out: DepthOutput, batch: dict[str, Tensor],
-                       positions: Tensor, config: TrainConfig) -> tuple[Tensor, dict[str, float]]:
-    """``loss`` plus ``self_pseudo`` x the teacher's confidence-weighted L1 distance in normalised inverse depth
-    (plus ``self_pseudo_gradient`` x the gradient matching to the teacher)."""
-    if not config.self_pseudo:
-        return loss, parts
-    target = normalise_depth(1.0 / batch["pseudo_depth"].clamp_min(1e-9), positions).clamp(0, 1)
-    weight = batch["pseudo_confidence"]
-    student = normalise_depth(out.depth, positions)
-    pseudo = (weight * (student - target).abs()).sum() / weight.sum().clamp_min(1e-6)
-    parts["pseudo"] = float(pseudo.detach())
-    loss = loss + config.self_pseudo * pseudo
-    if config.self_pseudo_gradient:
-        matching = gradient_matching(student, target)
-        parts["pseudo_gradient"] = float(matching.detach())
-        loss = loss + config.self_pseudo_gradient * matching
-    return loss, parts
+_RESUMABLE_CHANGES = {"run.steps", "run.checkpoint_every", "run.val_every", "run.log_every", "run.threads",
+                      "data.workers", "data.val_folders", "data.val_max", "data.val_align"}
 
 
 # --------------------------------------------------------------------------- distributed helpers
@@ -192,7 +76,7 @@ def _dist_info() -> tuple[int, int, int]:
 
 
 def _lr_lambda(config: TrainConfig) -> Callable[[int], float]:
-    optim, total = config.optim, config.steps
+    optim, total = config.optim, config.run.steps
 
     def factor(step: int) -> float:
         if optim.warmup_steps and step < optim.warmup_steps:
@@ -208,14 +92,16 @@ def _lr_lambda(config: TrainConfig) -> Callable[[int], float]:
     return factor
 
 
-def _flatten(data: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in data.items():
-        if isinstance(value, dict) and key not in ("model_overrides",):
-            flat.update(_flatten(value, prefix + key + "."))
+def _leaves(config, prefix: str = "") -> dict:
+    """Every setting of a (nested) config dataclass by its dotted name, e.g. ``run.steps``."""
+    leaves = {}
+    for spec in dataclasses.fields(config):
+        value = getattr(config, spec.name)
+        if dataclasses.is_dataclass(value):
+            leaves.update(_leaves(value, prefix + spec.name + "."))
         else:
-            flat[prefix + key] = value
-    return flat
+            leaves[prefix + spec.name] = value
+    return leaves
 
 
 def _depth_scores(depth_d: Tensor, item: dict[str, Tensor], focus_m: Tensor) -> dict[str, float]:
@@ -248,7 +134,7 @@ class Trainer:
 
     Args:
         config: the run.
-        resume: continue from ``config.out/last.pt``; without it an existing run folder is refused.
+        resume: continue from ``config.run.out/last.pt``; without it an existing run folder is refused.
         progress: show a progress bar (rank 0).
         echo: where log lines go (rank 0); ``print`` by default.
     """
@@ -256,23 +142,24 @@ class Trainer:
     def __init__(self, config: TrainConfig, *, resume: bool = False, progress: bool = True,
                  echo: Callable[[str], None] = print) -> None:
         self.config = config
-        self.out = Path(config.out)
+        self.out = Path(config.run.out)
         self.rank, self.world, self.local_rank = _dist_info()
         self.progress, self.echo = progress and self.rank == 0, echo if self.rank == 0 else (lambda _: None)
         self._check_run_folder(resume)
-        if config.threads:
-            torch.set_num_threads(config.threads)
+        run = config.run
+        if run.threads:
+            torch.set_num_threads(run.threads)
         self._owns_group = self.world > 1 and not dist.is_initialized()
         if self._owns_group:
-            use_cuda = config.device != "cpu" and torch.cuda.is_available()
+            use_cuda = run.device != "cpu" and torch.cuda.is_available()
             dist.init_process_group(backend="nccl" if use_cuda else "gloo")
         self.device = self._device()
-        self.amp = config.amp and self.device.type == "cuda"
+        self.amp = run.amp and self.device.type == "cuda"
 
-        torch.manual_seed(config.seed)
-        self.model = create_model(config.model, **config.model_overrides).to(self.device)
-        if config.init:
-            self._load_init(config.init)
+        torch.manual_seed(run.seed)
+        self.model = create_model(config.model.name, **config.model.overrides).to(self.device)
+        if config.model.init:
+            self._load_init(config.model.init)
         self.ddp = (nn.parallel.DistributedDataParallel(self.model, device_ids=[self.device.index]
                                                         if self.device.type == "cuda" else None)
                     if self.world > 1 else None)
@@ -284,17 +171,17 @@ class Trainer:
         self.ema = (AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(optim.ema), use_buffers=True)
                     if optim.ema else None)
         self.step = 0
-        self.best = {"metric": config.best_metric, "value": math.inf, "step": -1}
+        self.best = {"metric": run.best_metric, "value": math.inf, "step": -1}
         self.train_seconds, self._fit_started = 0.0, None  # wall time of earlier sessions, start of this one
-        pseudo = None  # the teacher: a weights file or a focus measure
-        if config.regime in ("self", "aif") and config.self_pseudo:
-            pseudo = config.self_pseudo_teacher or config.self_pseudo_measure
-            if config.self_pseudo_teacher:  # refuse a missing or too supervised teacher now, not in a worker
-                load_teacher(config.self_pseudo_teacher, config.regime)
-        self.batches = StepBatches(open_sources(config.data), config.data, batch_size=config.batch_size,
-                                   seed=config.seed, rank=self.rank, world_size=self.world,
-                                   pseudo=pseudo, teacher_regime=config.regime,
-                                   teacher_dihedral=config.self_pseudo_dihedral)
+        self.loss = TrainingLoss(config)
+        teacher, pseudo = config.loss.teacher, None  # the teacher: a weights file or a focus measure
+        if config.regime in ("self", "aif") and teacher.weight:
+            pseudo = teacher.weights or teacher.measure
+            if teacher.weights:  # refuse a missing or too supervised teacher now, not in a worker
+                load_teacher(teacher.weights, config.regime)
+        self.batches = StepBatches(open_sources(config.data), config.data, batch_size=run.batch_size,
+                                   seed=run.seed, rank=self.rank, world_size=self.world,
+                                   pseudo=pseudo, teacher_regime=config.regime, teacher_dihedral=teacher.dihedral)
         self._check_ground_truth()
         self.validation = ValidationSet(config.data.val_folders, config.data.val_max, align=config.data.val_align,
                                         max_side=config.data.max_side) if self.rank == 0 else None
@@ -310,7 +197,7 @@ class Trainer:
         if resume and not last.is_file():
             raise InputError(f"nothing to resume: {last} does not exist")
         if not resume and last.exists():
-            raise InputError(f"{self.out} already holds a run; pass --resume to continue it or choose another out")
+            raise InputError(f"{self.out} already holds a run; pass --resume to continue it or choose another run.out")
 
     def _check_ground_truth(self) -> None:
         """Refuse a regime whose supervision the training stacks lack (one's own stacks train only ``self``)."""
@@ -325,7 +212,7 @@ class Trainer:
 
     def _check_best_metric(self) -> None:
         """Refuse a ``best_metric`` the validation stacks (or the model) cannot give."""
-        metric = self.config.best_metric
+        metric = self.config.run.best_metric
         need = BEST_METRICS[metric]
         if need and need not in self.validation.ground_truth:
             what = "ground-truth depth" if need == "depth" else "true all-in-focus images"
@@ -334,10 +221,10 @@ class Trainer:
                              "(the self-supervised re-rendering error, no ground truth needed)")
         if metric == "rerender" and not _predicts_all_in_focus(self.model):
             raise InputError(f"best_metric 'rerender' needs a model with an all-in-focus output; "
-                             f"{self.config.model} has none")
+                             f"{self.config.model.name} has none")
 
     def _device(self) -> torch.device:
-        want = self.config.device
+        want = self.config.run.device
         if want == "cuda" and not torch.cuda.is_available():
             raise InputError("device: cuda was asked for but no CUDA device is available")
         if want == "cuda" or (want == "auto" and torch.cuda.is_available()):
@@ -385,7 +272,11 @@ class Trainer:
             raise InputError(f"cannot read checkpoint {path}: {exc}") from None
         if state.get("format") != CHECKPOINT_FORMAT:
             raise InputError(f"{path} is not a focalstack training checkpoint")
-        saved, mine = _flatten(state["config"]), _flatten(self.config.to_dict())
+        try:  # a checkpoint of the earlier flat config layout is read in the nested one
+            saved = _leaves(TrainConfig.from_dict(state["config"]))
+        except InputError as exc:
+            raise InputError(f"cannot resume {path}: its saved config does not load ({exc})") from None
+        mine = _leaves(self.config)
         changed = sorted(k for k in set(saved) | set(mine)
                          if saved.get(k) != mine.get(k) and k not in _RESUMABLE_CHANGES)
         if changed:
@@ -484,8 +375,10 @@ class Trainer:
 
     # ------------------------------------------------------------------ training
     def fit(self, until_step: int | None = None) -> dict:
-        """Train to ``config.steps`` (or stop after ``until_step``, for tests); returns a summary."""
-        config, stop_at = self.config, min(until_step or self.config.steps, self.config.steps)
+        """Train to ``config.run.steps``, or stop after step ``until_step`` (``focalstack train --until``) with
+        ``last.pt`` written, the schedule still that of all the steps; returns a summary."""
+        config, run = self.config, self.config.run
+        stop_at = min(until_step or run.steps, run.steps)
         loader = DataLoader(self.batches, batch_size=None, sampler=range(self.step, stop_at),
                             num_workers=config.data.workers, persistent_workers=False,
                             prefetch_factor=2 if config.data.workers else None)
@@ -494,7 +387,7 @@ class Trainer:
         previous = signal.getsignal(signal.SIGTERM)
         if self.rank == 0:
             signal.signal(signal.SIGTERM, _raise_interrupt)
-        bar = _Progress(self.progress, start=self.step, total=config.steps)
+        bar = _Progress(self.progress, start=self.step, total=run.steps)
         self._fit_started = time.perf_counter()
         data_time, last_loss = 0.0, math.nan
         window = {"loss": [], "parts": {}, "t": time.perf_counter(), "data": 0.0, "n": 0}
@@ -506,7 +399,7 @@ class Trainer:
                 batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
                 with self._autocast():
                     out = net(batch["slices"], 1.0 / batch["focus_positions"])
-                    loss, parts = training_loss(out, batch, config)
+                    loss, parts = self.loss(out, batch)
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"the loss became {float(loss)} at step {self.step}; "
                                              "lower optim.lr or check the data")
@@ -526,11 +419,11 @@ class Trainer:
                 for key, value in parts.items():
                     window["parts"].setdefault(key, []).append(value)
                 bar.update(self.step, last_loss)
-                if self.step % config.log_every == 0 or self.step == stop_at:
+                if self.step % run.log_every == 0 or self.step == stop_at:
                     self._log_window(window)
-                if self.step % config.checkpoint_every == 0 and self.step < stop_at:
+                if self.step % run.checkpoint_every == 0 and self.step < stop_at:
                     self.save_checkpoint()
-                if config.val_every and self.step % config.val_every == 0 and self.step < config.steps:
+                if run.val_every and self.step % run.val_every == 0 and self.step < run.steps:
                     self._validate_and_keep_best()
                 tick = time.perf_counter()
         except KeyboardInterrupt:
@@ -539,7 +432,7 @@ class Trainer:
             bar.close()
             if self.rank == 0:
                 signal.signal(signal.SIGTERM, previous)
-        if self.step >= config.steps and self.rank == 0:
+        if self.step >= run.steps and self.rank == 0:
             self._validate_and_keep_best()
         self.save_checkpoint()
         if self.world > 1:
@@ -572,11 +465,11 @@ class Trainer:
         if not metrics:
             return
         self._log({"step": self.step, "val": metrics})
-        value = metrics.get(self.config.best_metric, math.nan)
+        value = metrics.get(self.config.run.best_metric, math.nan)
         self.echo(f"step {self.step}: validation " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()
                                                               if k in _ECHOED_METRICS))
         if math.isfinite(value) and value < self.best["value"]:
-            self.best = {"metric": self.config.best_metric, "value": value, "step": self.step}
+            self.best = {"metric": self.config.run.best_metric, "value": value, "step": self.step}
             self.save_checkpoint("best.pt")
 
     def _rank_difference(self) -> float:
@@ -641,15 +534,16 @@ def _released_state(checkpoint: dict) -> dict[str, Tensor]:
 def export_weights(checkpoint: str | Path, path: str | Path, **metadata) -> Path:
     """Write a checkpoint's model (its moving average with ``optim.ema``) as a safetensors weights file.
 
-    The run's config (model, regime, data, steps, seed, wall time) is recorded as ``training`` and its
-    best validation score as ``validation``; ``metadata`` adds e.g. ``metrics``, ``licence``.
+    The run's config (model, regime, loss, run, data, optim, in the nested layout also for checkpoints of
+    the earlier flat one), its step and wall time are recorded as ``training`` and its best validation score
+    as ``validation``; ``metadata`` adds e.g. ``metrics``, ``licence``.
     """
     try:
         state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     except Exception as exc:  # noqa: BLE001
         raise InputError(f"cannot read checkpoint {checkpoint}: {exc}") from None
     config = TrainConfig.from_dict(state["config"])
-    model = create_model(config.model, **config.model_overrides)
+    model = create_model(config.model.name, **config.model.overrides)
     model.load_state_dict(_released_state(state))
     regime = {"depth": "depth-supervised", "aif": "all-in-focus-supervised", "self": "self-supervised"}[config.regime]
     training = {"steps": state["step"], "train_seconds": state.get("train_seconds"), **config.to_dict()}

@@ -1,12 +1,13 @@
 """Test-time optimisation (TTO): fine-tune a copy of a network on the one stack it is asked about.
 
 A trained network meets a new camera or scene type with a domain gap. The stack itself carries a
-training signal that needs no ground truth (``000_*.txt``, test-time optimisation; the loss is
-the fully self-supervised one of ``003_c13972046b5f2f80.txt``): the predicted depth and
-all-in-focus image, pushed through the thin-lens renderer with the stack's own camera, must
-reproduce every input slice. :func:`test_time_optimize` minimises that loss
-(:func:`~focalstack.train.losses.self_supervised_loss`) for a few steps on a deep copy of the
-model and returns the copy, which then predicts the full stack as usual.
+training signal that needs no ground truth (test-time optimisation as in AiFDepthNet, Wang et al.,
+"Bridging Unsupervised and Supervised Depth from Focus via All-in-Focus Supervision", ICCV 2021; the
+loss is the fully self-supervised one of Si et al., "Fully Self-Supervised Depth Estimation from
+Defocus Clue", CVPR 2023): the predicted depth and all-in-focus image, pushed through the thin-lens
+renderer with the stack's own camera, must reproduce every input slice. :func:`test_time_optimize`
+minimises that loss (:class:`~focalstack.train.losses.SelfSupervisedLoss`) for a few steps on a deep
+copy of the model and returns the copy, which then predicts the full stack as usual.
 
 Choices, and why:
 
@@ -34,7 +35,8 @@ Choices, and why:
   grow with the photo; the tuned copy then predicts the full stack. Losses before and after are
   measured on the same fixed windows (the whole image, or ``eval_crops`` random windows), with
   no gradient.
-- **Optimiser.** Adam (beta 0.9, 0.99 as in ``002``), a constant learning rate, the gradient norm
+- **Optimiser.** Adam (beta 0.9, 0.99 as in Won & Jeon, "Learning Depth from Focus in the Wild",
+  ECCV 2022), a constant learning rate, the gradient norm
   clipped to ``max_grad_norm``; a step whose loss is not finite is skipped.
 - **Deterministic.** Crop positions come from ``numpy.random.default_rng(seed)``; the network
   runs in eval mode, so the same model, stack and seed give the same weights (on one device).
@@ -56,7 +58,7 @@ from ..errors import InputError
 from ..models.base import FocalStackNet, device_of, stack_to_tensors
 from ..optics.render import RENDERERS
 from ..stack import FocalStack
-from .losses import coarse_all_in_focus, depth_in_metres, self_supervised_loss
+from .losses import Rendering, SelfSupervisedLoss, coarse_all_in_focus, depth_in_metres
 
 METRIC_UNITS = ("m", "diopter")
 AIF_SOURCES = ("model", "coarse")
@@ -121,7 +123,7 @@ def test_time_optimize(
         max_grad_norm: gradient-norm clip, or None.
         pixel_pitch_um: pixel pitch of the stack's images in micrometres, overriding the camera's
             (e.g. the native pitch divided by a downscaling factor).
-        renderer, psf, num_layers: the re-rendering (see :func:`~focalstack.train.losses.self_supervised_loss`):
+        renderer, psf, num_layers: the re-rendering (see :class:`~focalstack.train.losses.Rendering`):
             ``per_pixel`` / ``gaussian`` is fast; ``layered`` / ``disc`` models occlusion and a
             circular aperture.
         progress: ``progress(done, total)`` after every step.
@@ -148,17 +150,17 @@ def test_time_optimize(
     if renderer not in RENDERERS or psf not in ("gaussian", "disc") or num_layers < 2:
         raise InputError(f"TTO needs renderer per_pixel|layered, psf gaussian|disc and num_layers >= 2, got "
                          f"{renderer!r}, {psf!r}, {num_layers}")
-    render = {"method": renderer, "psf": psf, "num_layers": num_layers}
+    loss = SelfSupervisedLoss(rendering=Rendering(renderer=renderer, psf=psf, layers=num_layers))
     start = time.perf_counter()
     tuned = copy.deepcopy(model).eval()  # eval mode throughout: batch-norm statistics stay fixed
     slices, positions = stack_to_tensors(stack, device=device_of(tuned))
     rng = np.random.default_rng(seed)
     crop = (min(crop_size, stack.shape[0]), min(crop_size, stack.shape[1]))
     eval_boxes = _eval_boxes(rng, stack.shape, crop, eval_crops)
-    loss_before = _mean_loss(tuned, slices, positions, eval_boxes, lens, aif, render)
-    losses = _optimise(tuned, slices, positions, rng, crop, steps, lens, aif, render, lr=lr,
+    loss_before = _mean_loss(tuned, slices, positions, eval_boxes, lens, aif, loss)
+    losses = _optimise(tuned, slices, positions, rng, crop, steps, lens, aif, loss, lr=lr,
                        max_grad_norm=max_grad_norm, progress=progress)
-    loss_after = _mean_loss(tuned, slices, positions, eval_boxes, lens, aif, render)
+    loss_after = _mean_loss(tuned, slices, positions, eval_boxes, lens, aif, loss)
     report = TTOReport(loss_before, loss_after, losses, time.perf_counter() - start, steps, crop)
     return tuned, report
 
@@ -171,7 +173,7 @@ def tto_lens(stack: FocalStack, *, pixel_pitch_um: float | None = None) -> dict[
 
     Returns:
         ``{"focal_length_mm", "f_number", "pixel_pitch_um"}`` for
-        :func:`~focalstack.train.losses.self_supervised_loss`.
+        :class:`~focalstack.train.losses.SelfSupervisedLoss`.
     """
     if stack.unit not in METRIC_UNITS:
         raise InputError(f"test-time optimisation re-renders the stack through the lens, so it needs focus positions "
@@ -195,18 +197,18 @@ def tto_lens(stack: FocalStack, *, pixel_pitch_um: float | None = None) -> dict[
 
 
 def self_supervised_stack_loss(model: FocalStackNet, slices: Tensor, positions: Tensor, lens: dict[str, float], *,
-                               aif: str = "model", render: dict | None = None) -> Tensor:
-    """The self-supervised loss of ``model`` on B x N x C x H x W slices whose focus positions
-    (B x N) are in diopters, with ``lens`` from :func:`tto_lens`; ``render`` holds the renderer's
-    ``method``, ``psf`` and ``num_layers`` (default: per-pixel, Gaussian)."""
+                               aif: str = "model", loss: SelfSupervisedLoss | None = None) -> Tensor:
+    """The self-supervised ``loss`` (default: :class:`~focalstack.train.losses.SelfSupervisedLoss` with its
+    defaults, per-pixel Gaussian rendering) of ``model`` on B x N x C x H x W slices whose focus positions
+    (B x N) are in diopters, with ``lens`` from :func:`tto_lens`."""
     out = model(slices, positions)
     depth_m = depth_in_metres(out.depth, lens["focal_length_mm"], min_diopters=1e-3)
     image = out.all_in_focus if aif == "model" and out.all_in_focus is not None else coarse_all_in_focus(slices)
-    loss, _ = self_supervised_loss(depth_m, image, slices, 1.0 / positions, **lens, **(render or {}))
-    return loss
+    value, _ = (loss or SelfSupervisedLoss())(depth_m, image, slices, 1.0 / positions, **lens)
+    return value
 
 
-def _optimise(model, slices, positions, rng, crop, steps, lens, aif, render, *, lr, max_grad_norm,
+def _optimise(model, slices, positions, rng, crop, steps, lens, aif, objective, *, lr, max_grad_norm,
               progress) -> list[float]:
     """``steps`` Adam steps, each on one random window; returns the loss of every step."""
     parameters = [p for p in model.parameters() if p.requires_grad]
@@ -214,7 +216,7 @@ def _optimise(model, slices, positions, rng, crop, steps, lens, aif, render, *, 
     losses = []
     for step in range(steps):
         window = _crop(slices, _random_box(rng, slices.shape[-2:], crop))
-        loss = self_supervised_stack_loss(model, window, positions, lens, aif=aif, render=render)
+        loss = self_supervised_stack_loss(model, window, positions, lens, aif=aif, loss=objective)
         value = float(loss.detach())
         optimiser.zero_grad(set_to_none=True)
         if math.isfinite(value):
@@ -229,9 +231,9 @@ def _optimise(model, slices, positions, rng, crop, steps, lens, aif, render, *, 
 
 
 @torch.no_grad()
-def _mean_loss(model, slices, positions, boxes: list[Box], lens, aif, render) -> float:
+def _mean_loss(model, slices, positions, boxes: list[Box], lens, aif, objective) -> float:
     return float(np.mean([float(self_supervised_stack_loss(model, _crop(slices, box), positions, lens, aif=aif,
-                                                           render=render)) for box in boxes]))
+                                                           loss=objective)) for box in boxes]))
 
 
 def _eval_boxes(rng: np.random.Generator, shape: tuple[int, int], crop: tuple[int, int], count: int) -> list[Box]:
