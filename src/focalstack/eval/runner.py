@@ -65,6 +65,13 @@ def open_dataset(spec: str):
         raise InputError(f"bad options for dataset {name}: {exc}") from None
 
 
+def dataset_label(spec: str) -> str:
+    """``ddff12:/data/DDFF12.h5?split=val`` -> ``ddff12:DDFF12.h5?split=val`` for reports."""
+    kind, _, rest = spec.partition(":")
+    path, sep, query = rest.partition("?")
+    return f"{kind}:{Path(path).name}{sep}{query}"
+
+
 @dataclass
 class Row:
     """The scores of one method on one dataset: ``metrics`` averaged over the images, ``per_image`` each

@@ -101,3 +101,9 @@ def _build(base: Path, splits: list[SuiteSplit], workers: int,
                       progress=(lambda d, t, offset=done: progress(offset + d, total)) if progress else None)
         done += split.config.num
     return {split.name: SimulatedStacks(base / split.name) for split in splits}
+
+
+RATIO_GROUPS = {  # ratios.md's geometric-mean columns: dataset-name predicates
+    "real-image": lambda name: name.startswith(("real-", "realdev-")),
+    "procedural suite": lambda name: name.split("-")[0] in ("phone", "dslr_macro", "microscope"),
+}

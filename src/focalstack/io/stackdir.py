@@ -118,6 +118,28 @@ def read_stack(
     return stack
 
 
+def parse_focus_positions(text: str) -> list[float]:
+    """Focus positions from text: ``"P1,P2,..."`` or ``"@FILE"`` (numbers separated by commas, spaces or
+    new lines), as ``focalstack depth --focus-positions`` takes them.
+
+    Example:
+        >>> parse_focus_positions("0.3, 0.5,0.8")
+        [0.3, 0.5, 0.8]
+    """
+    if text.startswith("@"):
+        try:
+            text = Path(text[1:]).read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read focus positions from {text[1:]}: {exc.strerror or exc}") from None
+        parts = text.replace(",", " ").split()
+    else:
+        parts = text.replace(" ", "").split(",")
+    try:
+        return [float(part) for part in parts]
+    except ValueError:
+        raise InputError(f"--focus-positions must be comma-separated numbers, got {text!r}") from None
+
+
 def write_stack(stack: FocalStack, folder: str | Path, *, overwrite: bool = False, extra: dict | None = None) -> Path:
     """Write a stack as a folder :func:`read_stack` reads back: PNG slices (16-bit when the source had
     more than 8 bits) named after the stack's slice names, and a ``stack.json`` with the files, focus

@@ -10,6 +10,7 @@ from . import aifdepthnet, daifnet, dffwild  # noqa: F401  (isort: keep before t
 from .base import DepthOutput, FocalStackNet, stack_to_tensors
 from .registry import (
     create_model,
+    describe_standing,
     join_method,
     list_models,
     model_entry,
@@ -23,6 +24,7 @@ from .weights import load_weights, save_weights
 __all__ = [
     "released_weights",
     "real_image_standing",
+    "describe_standing",
     "join_method",
     "split_method",
     "DepthOutput", "FocalStackNet", "create_model", "list_models", "load_weights", "model_entry", "register_model",

@@ -136,6 +136,20 @@ def real_image_standing(method: str) -> dict | None:
     return {**entry, "reference": table.get("reference"), "benchmark": table.get("benchmark")}
 
 
+def describe_standing(method: str) -> str:
+    """One line on how released weights ``NAME[:TAG]`` fare against the classical default on the real-image
+    benchmark (:func:`real_image_standing`), or ``""`` when they were not measured."""
+    from ..models import real_image_standing
+
+    standing = real_image_standing(method)
+    if standing is None:
+        return ""
+    worse = [name for name, ratio in standing["per_dataset"].items() if ratio >= 1]
+    verdict = f"WORSE than it on {', '.join(worse)}" if worse else "better on every split"
+    return (f"{method}: {standing['ratio']:.2f}x the MSE of the classical default ({standing['reference']}) on the "
+            f"real-image benchmark ({standing['low']:.2f}-{standing['high']:.2f}), {verdict} (docs/benchmarks.md)")
+
+
 @lru_cache(maxsize=1)
 def _standing_table() -> dict:
     try:
