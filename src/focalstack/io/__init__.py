@@ -1,10 +1,13 @@
 """Reading and writing: images (8/16-bit, float), EXIF, stack folders, depth outputs."""
 
+from .depth_formats import read_depth_exr, read_depth_png16, read_depth_tiff, slice_index_map, write_depth_png16
 from .exif import ExifInfo, read_exif
 from .images import ImageHeader, image_header, read_image, to_float_image, write_image
+from .point_cloud import PointCloud, depth_to_point_cloud, read_ply, write_ply
 from .stackdir import SIDECAR, FocusInfoWarning, read_stack
 
 __all__ = [
-    "ExifInfo", "FocusInfoWarning", "ImageHeader", "SIDECAR", "image_header", "read_exif",
-    "read_image", "read_stack", "to_float_image", "write_image",
+    "ExifInfo", "FocusInfoWarning", "ImageHeader", "PointCloud", "SIDECAR", "depth_to_point_cloud", "image_header",
+    "read_depth_exr", "read_depth_png16", "read_depth_tiff", "read_exif", "read_image", "read_ply", "read_stack",
+    "slice_index_map", "to_float_image", "write_depth_png16", "write_image", "write_ply",
 ]
