@@ -32,6 +32,7 @@ from .align import align as align_stack
 from .align import identity_warps, point_shifts_px
 from .classical import FOCUS_MEASURES, ClassicalConfig, depth_from_focus
 from .errors import InputError
+from .memory import check_classical, default_budget, parse_memory
 from .stack import DepthResult, FocalStack
 
 ProgressCallback = Callable[[int, int], None]
@@ -40,7 +41,10 @@ DIHEDRAL = "dihedral"
 TTO = "tto"
 DEFAULT_TTO_STEPS = 30
 CLASSICAL_OPTIONS = ("window", "peak_fit", "fusion", "refine", "refine_radius")
+NETWORK_OPTIONS = ("weights", "device", "tile")
 TTO_OPTIONS = ("tto_lr", "tto_renderer", "tto_aif")
+SHARED_OPTIONS = ("max_memory",)
+DEVICES = ("auto", "cpu", "cuda", "mps")
 TTO_RENDERERS = ("per_pixel", "layered")
 TTO_AIFS = ("model", "coarse")
 
@@ -154,11 +158,20 @@ def resolve_method(
     tto_lr: float | None = None,
     tto_renderer: str | None = None,
     tto_aif: str | None = None,
+    max_memory: int | str | None = None,
+    device: str | None = None,
+    tile: int | None = None,
 ) -> DepthMethod:
     """A :class:`DepthMethod` from a method string and the options that apply to it.
 
     Args:
         method: a method string (module docstring) or a :class:`MethodSpec`.
+        max_memory: the run's memory budget in bytes or as ``"8G"`` (default: 75 % of the memory
+            available when a stack starts, :mod:`focalstack.memory`); a network larger than it runs
+            tile by tile (:mod:`focalstack.models.tiling`), a classical run that cannot fit is refused.
+        device: where a network runs: ``auto`` (the first of CUDA, MPS, CPU that is present; the
+            default), ``cpu``, ``cuda`` or ``mps`` (networks only).
+        tile: force tiles of this side in pixels (networks only; default: sized from the budget).
         weights: a safetensors file replacing a network's released weights (networks only).
         window, peak_fit, fusion, refine, refine_radius: the classical pipeline's settings
             (:class:`~focalstack.classical.ClassicalConfig`; focus measures only; None = its default).
@@ -172,22 +185,30 @@ def resolve_method(
     """
     spec = method if isinstance(method, MethodSpec) else parse_method(method)
     options = {"weights": weights, "window": window, "peak_fit": peak_fit, "fusion": fusion, "refine": refine,
-               "refine_radius": refine_radius, "tto_lr": tto_lr, "tto_renderer": tto_renderer, "tto_aif": tto_aif}
+               "refine_radius": refine_radius, "tto_lr": tto_lr, "tto_renderer": tto_renderer, "tto_aif": tto_aif,
+               "max_memory": max_memory, "device": device, "tile": tile}
     given = {k: v for k, v in options.items() if v is not None}
     _refuse_inapplicable(spec, given)
+    budget = parse_memory(max_memory) if max_memory is not None else None
     if spec.is_classical:
         config = ClassicalConfig(focus_measure=spec.name, **{k: given[k] for k in CLASSICAL_OPTIONS if k in given})
-        return DepthMethod(spec, lambda stack, progress: _classical(stack, config, str(spec), progress))
+        return DepthMethod(spec, lambda stack, progress: _classical(stack, config, str(spec), budget, progress))
     from .models import create_model
 
+    if tile is not None and (not isinstance(tile, int) or tile < 16):
+        raise InputError(f"--tile must be a whole number of pixels >= 16, got {tile!r}")
+    torch_device = _torch_device(device or "auto")
     model = create_model(spec.name, pretrained=weights or spec.tag or True)  # clear message if untrained
+    model.to(torch_device)
     tto = _tto_settings(given) if spec.tto_steps else None
-    return DepthMethod(spec, lambda stack, progress: _network(model, spec, tto, stack, progress))
+    return DepthMethod(spec, lambda stack, progress: _network(model, spec, tto, stack, progress, budget=budget,
+                                                              tile=tile))
 
 
 def _refuse_inapplicable(spec: MethodSpec, given: dict) -> None:
     if spec.is_classical:
-        wrong = [k for k in given if k not in CLASSICAL_OPTIONS]
+        wrong = [k for k in given if k not in (*CLASSICAL_OPTIONS, *SHARED_OPTIONS) and not (k == "device" and
+                                                                                             given[k] == "auto")]
         why = f"{spec.name} is a classical focus measure; these options belong to trained networks"
     else:
         wrong = [k for k in given if k in CLASSICAL_OPTIONS or (k in TTO_OPTIONS and not spec.tto_steps)]
@@ -209,13 +230,33 @@ def _tto_settings(given: dict) -> dict:
     return settings
 
 
-def _classical(stack: FocalStack, config: ClassicalConfig, name: str, progress) -> DepthResult:
+def _torch_device(name: str):
+    """A torch device by name; ``auto`` picks CUDA, then MPS, then the CPU; an absent device is refused."""
+    import torch
+
+    if name not in DEVICES:
+        raise InputError(f"--device must be one of {', '.join(DEVICES)}, got {name!r}")
+    cuda = torch.cuda.is_available()
+    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if name == "auto":
+        name = "cuda" if cuda else "mps" if mps else "cpu"
+    if (name == "cuda" and not cuda) or (name == "mps" and not mps):
+        raise InputError(f"--device {name}: no {name.upper()} device is available here (use auto or cpu)")
+    return torch.device(name)
+
+
+def _classical(stack: FocalStack, config: ClassicalConfig, name: str, budget: int | None, progress) -> DepthResult:
+    check_classical(*stack.shape, budget or default_budget())
     result = depth_from_focus(stack, config, progress=progress)
     result.method = name
     return result
 
 
-def _network(model, spec: MethodSpec, tto: dict | None, stack: FocalStack, progress) -> DepthResult:
+def _network(model, spec: MethodSpec, tto: dict | None, stack: FocalStack, progress, *, budget: int | None,
+             tile: int | None) -> DepthResult:
+    from .models.base import device_of
+    from .models.tiling import plan_tiles, predict_tiled
+
     report = None
     if tto is not None:
         from .train.tto import test_time_optimize
@@ -223,8 +264,14 @@ def _network(model, spec: MethodSpec, tto: dict | None, stack: FocalStack, progr
         psf = "disc" if tto["renderer"] == "layered" else "gaussian"
         model, report = test_time_optimize(model, stack, spec.tto_steps, lr=tto["lr"], renderer=tto["renderer"],
                                            psf=psf, aif=tto["aif"], progress=progress)
-    result = model.predict(stack, dihedral=spec.dihedral)
+    plan = plan_tiles(model, stack, budget or default_budget(), tile=tile)
+    result = (model.predict(stack, dihedral=spec.dihedral) if plan is None
+              else predict_tiled(model, stack, plan, dihedral=spec.dihedral, progress=progress))
     result.method, result.parameters = str(spec), {**model.model_config, "dihedral": spec.dihedral}
+    result.parameters["device"] = str(device_of(model))
+    if plan is not None:
+        result.parameters["tiles"] = {"side": plan.tile, "overlap": plan.overlap, "count": len(
+            plan.windows(*stack.shape)), "cache_on_disk": plan.cache_on_disk}
     if report is not None:
         result.timings["tto"] = report.seconds
         result.parameters["tto"] = {**report.to_dict(), **tto}
@@ -292,7 +339,7 @@ def _runner(method, dihedral: bool, tto: int, options: dict) -> DepthMethod:
         return method
     spec = merge_modifiers(method if isinstance(method, MethodSpec) else parse_method(method), dihedral=dihedral,
                            tto=tto)
-    unknown = sorted(set(options) - {"weights", *CLASSICAL_OPTIONS, *TTO_OPTIONS})
+    unknown = sorted(set(options) - {*NETWORK_OPTIONS, *CLASSICAL_OPTIONS, *TTO_OPTIONS, *SHARED_OPTIONS})
     if unknown:
         raise TypeError(f"estimate_depth() got unexpected keyword arguments: {', '.join(unknown)}")
     return resolve_method(spec, **options)

@@ -117,13 +117,15 @@ class AiFDepthNet(FocalStackNet):
                            probabilities=torch.softmax(attention, dim=1))
 
 
-@register_model("aifdepthnet", architecture="aifdepthnet", features=32, volume=32, blocks=4, hourglasses=3,
+@register_model("aifdepthnet", architecture="aifdepthnet", memory=(150, 30),
+                features=32, volume=32, blocks=4, hourglasses=3,
                 description="AiFDepthNet-style network at the paper's scale (3 stacked 3D hourglasses)")
 def aifdepthnet(**config) -> AiFDepthNet:
     return AiFDepthNet(**config)
 
 
-@register_model("aifdepthnet_light", architecture="aifdepthnet", features=16, volume=8, blocks=1, hourglasses=1,
+@register_model("aifdepthnet_light", architecture="aifdepthnet", memory=(55, 60),
+                features=16, volume=8, blocks=1, hourglasses=1,
                 description="CPU-light AiFDepthNet-style network (one narrow 3D hourglass)")
 def aifdepthnet_light(**config) -> AiFDepthNet:
     return AiFDepthNet(**config)

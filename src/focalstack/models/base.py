@@ -88,28 +88,43 @@ class FocalStackNet(nn.Module):
 
     @torch.no_grad()
     def predict(self, stack: FocalStack, *, dihedral: bool = False) -> DepthResult:
-        """Depth, all-in-focus and confidence of one stack, in its own unit (eval mode).
+        """Depth, all-in-focus and confidence of one stack, in its own unit (eval mode), the whole frame
+        at once (:func:`~focalstack.models.tiling.predict_tiled` bounds the memory for large images).
 
         ``dihedral``: test-time augmentation, the mean of the predictions for the stack's 8 flips and
         90-degree rotations, each turned back (depth averaged in the blur coordinate; 8x the time).
         """
+        slices, positions = stack_to_tensors(stack, device=device_of(self))
+        depth, aif, confidence = self.infer(slices, positions, dihedral=dihedral)
+        return depth_result(stack, depth, aif, confidence, method=type(self).__name__)
+
+    @torch.no_grad()
+    def infer(self, slices: Tensor, positions: Tensor, *, dihedral: bool = False):
+        """One stack's outputs as arrays: (depth H x W in the blur coordinate, all-in-focus H x W x C in
+        [0, 1] or None, confidence H x W), from 1 x N x C x H x W slices and 1 x N blur coordinates."""
         was_training = self.training
         self.eval()
         try:
-            slices, positions = stack_to_tensors(stack, device=device_of(self))
             out = dihedral_mean(self, slices, positions) if dihedral else self(slices, positions)
         finally:
             self.train(was_training)
-        depth = from_blur_coordinate(out.depth[0, 0].float().cpu().numpy(), stack.unit).astype(np.float32)
+        depth = out.depth[0, 0].float().cpu().numpy()
         aif = out.all_in_focus[0].permute(1, 2, 0).float().cpu().numpy() if out.all_in_focus is not None else None
-        if aif is not None and stack.channels == 1:
-            aif = aif[..., 0]
         probabilities = out.probabilities
         confidence = (probabilities.amax(dim=1)[0].float().cpu().numpy() if probabilities is not None
                       else np.ones(depth.shape, np.float32))
-        return DepthResult(depth=depth, all_in_focus=np.clip(aif, 0, 1) if aif is not None else None,
-                           confidence=confidence.astype(np.float32), unit=stack.unit,
-                           focus_positions=stack.focus_positions.copy(), method=type(self).__name__)
+        return depth, aif, confidence
+
+
+def depth_result(stack: FocalStack, depth_blur: np.ndarray, aif: np.ndarray | None, confidence: np.ndarray, *,
+                 method: str) -> DepthResult:
+    """A :class:`DepthResult` in the stack's unit from a network's arrays (depth in the blur coordinate)."""
+    depth = from_blur_coordinate(depth_blur, stack.unit).astype(np.float32)
+    if aif is not None and stack.channels == 1:
+        aif = aif[..., 0]
+    return DepthResult(depth=depth, all_in_focus=np.clip(aif, 0, 1) if aif is not None else None,
+                       confidence=confidence.astype(np.float32), unit=stack.unit,
+                       focus_positions=stack.focus_positions.copy(), method=method)
 
 
 def _dihedral(x: Tensor, k: int, flip: bool) -> Tensor:

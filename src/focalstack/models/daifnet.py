@@ -389,13 +389,15 @@ class DAIFNet(FocalStackNet):
         return aif.clamp(0.0, 1.0)
 
 
-@register_model("daifnet", architecture="daifnet", width=16, levels=4, head_channels=16, head_kernel=1, head_context=2,
+@register_model("daifnet", architecture="daifnet", memory=(120, 1300),
+                width=16, levels=4, head_channels=16, head_kernel=1, head_context=2,
                 description="DAIF-Net at the paper's size (width 16, 4 levels, ~1.96M parameters)")
 def daifnet(**config) -> DAIFNet:
     return DAIFNet(**config)
 
 
-@register_model("daifnet_light", architecture="daifnet", width=8, levels=4, head_channels=8, head_kernel=1,
+@register_model("daifnet_light", architecture="daifnet", memory=(95, 620),
+                width=8, levels=4, head_channels=8, head_kernel=1,
                 stem_convs=1, head_context=2,
                 description="CPU-light DAIF-Net (width 8, one full-resolution stem convolution, ~0.49M)")
 def daifnet_light(**config) -> DAIFNet:

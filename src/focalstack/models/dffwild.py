@@ -419,13 +419,15 @@ def parameter_breakdown(model: DfFWild) -> dict[str, int]:
     return {name: sum(p.numel() for p in part.parameters()) for name, part in parts.items()}
 
 
-@register_model("dffwild", architecture="dffwild", channels=8, srd="srd", efd="efd",
+@register_model("dffwild", architecture="dffwild", memory=(240, 460),
+                channels=8, srd="srd", efd="efd",
                 description="Depth from Focus in the Wild depth network at the paper's size (4.0M parameters)")
 def dffwild(**config) -> DfFWild:
     return DfFWild(**config)
 
 
-@register_model("dffwild_light", architecture="dffwild", channels=3, srd="srd", efd="efd",
+@register_model("dffwild_light", architecture="dffwild", memory=(130, 150),
+                channels=3, srd="srd", efd="efd",
                 description="CPU-light Depth from Focus in the Wild depth network (C = 3 instead of 8; 0.57M)")
 def dffwild_light(**config) -> DfFWild:
     return DfFWild(**config)

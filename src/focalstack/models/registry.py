@@ -31,6 +31,11 @@ from .weights import load_weights
 WEIGHTS_DIR = Path(__file__).with_name("weights")
 
 
+# Peak inference memory in bytes per pixel: (per slice, per pixel whatever the slice count), measured
+# with benchmarks/bench_memory.py; a variant registered without a measurement gets this cautious cost.
+DEFAULT_MEMORY = (300.0, 1500.0)
+
+
 @dataclass(frozen=True)
 class ModelEntry:
     """A registered model variant."""
@@ -40,18 +45,22 @@ class ModelEntry:
     builder: Callable[..., nn.Module]
     defaults: dict
     description: str
+    memory: tuple[float, float] = DEFAULT_MEMORY
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
 
 
-def register_model(name: str, *, architecture: str, description: str = "", **defaults):
-    """Decorator registering ``builder(**hyperparameters) -> nn.Module`` under ``name``."""
+def register_model(name: str, *, architecture: str, description: str = "",
+                   memory: tuple[float, float] = DEFAULT_MEMORY, **defaults):
+    """Decorator registering ``builder(**hyperparameters) -> nn.Module`` under ``name``; ``memory`` is
+    the variant's peak inference memory in bytes per pixel, (per slice, fixed), which sizes tiles."""
 
     def wrap(builder: Callable[..., nn.Module]):
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} registered twice")
-        _REGISTRY[name] = ModelEntry(name, architecture, builder, dict(defaults), description or builder.__doc__ or "")
+        _REGISTRY[name] = ModelEntry(name, architecture, builder, dict(defaults), description or builder.__doc__ or "",
+                                     tuple(memory))
         return builder
 
     return wrap
@@ -99,7 +108,7 @@ def create_model(name: str, pretrained: bool | str | Path = False, **overrides) 
     recorded = info.get("config") or {}
     config = {**entry.defaults, **recorded, **overrides}
     model = entry.builder(**config)
-    model.model_name, model.model_config = name, config
+    model.model_name, model.model_config, model.memory_per_pixel = name, config, entry.memory
     if state is not None:
         model.load_state_dict(state)
     return model
