@@ -6,13 +6,13 @@ from __future__ import annotations
 import time
 import warnings
 from enum import Enum
-from pathlib import Path
 
 import typer
 
 from ..align import METHODS as ALIGN_METHODS
 from ..classical import FUSIONS, PEAK_FITS, REFINEMENTS
 from ..errors import InputError
+from ..io.results import DEPTH_FORMATS
 from ..io.stackdir import parse_focus_positions, read_stack
 from ..units import UNITS
 
@@ -28,15 +28,10 @@ TTOAif = _choices("TTOAif", ("model", "coarse"))
 Fusion = _choices("Fusion", FUSIONS)
 Refinement = _choices("Refinement", REFINEMENTS)
 AlignMethod = _choices("AlignMethod", ALIGN_METHODS)
+DepthFormat = _choices("DepthFormat", [f for f in DEPTH_FORMATS if f != "npy"])
+Device = _choices("Device", ("auto", "cpu", "cuda", "mps"))
 ALIGN_HELP = ("Align the slices first: auto (undo focus breathing from focus distances + focal length, refined by "
               "ECC; ECC alone without that metadata), metadata, ecc, metadata+ecc or none.")
-
-
-def check_not_input(out: Path, stack_dir: Path) -> None:
-    """Refuse an output folder that is the input folder or contains it (--overwrite would delete it)."""
-    out_abs, input_abs = out.resolve(), stack_dir.resolve()
-    if out_abs == input_abs or out_abs in input_abs.parents:
-        raise InputError(f"the output folder {out} would replace the input folder {stack_dir}; choose another -o")
 
 
 def open_stack(stack_dir, focus_positions, unit, scale, max_megapixels):
@@ -77,7 +72,7 @@ class LazyProgress:
             self._bar.start()
             self._task = self._bar.add_task(self.label, total=total)
         if self._bar is not None:
-            self._bar.update(self._task, completed=done)
+            self._bar.update(self._task, completed=done, total=total)
 
     def __enter__(self) -> LazyProgress:
         return self

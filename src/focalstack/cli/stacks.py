@@ -6,15 +6,16 @@ from pathlib import Path
 
 import typer
 
-from .. import __version__
 from ..align import align as align_stack
+from ..batch import check_not_input
 from ..errors import InputError
 from ..io.atomic import check_output_dir
-from ..io.results import write_result
-from ..io.stackdir import DEFAULT_MAX_MEGAPIXELS
+from ..io.stackdir import DEFAULT_MAX_MEGAPIXELS, parse_focus_positions
 from ._common import (
     ALIGN_HELP,
     AlignMethod,
+    DepthFormat,
+    Device,
     Fusion,
     LazyProgress,
     PeakFit,
@@ -22,17 +23,18 @@ from ._common import (
     TTOAif,
     TTORenderer,
     Unit,
-    check_not_input,
     fail,
     open_stack,
 )
 
 
 def depth(
-    stack_dir: Path = typer.Argument(..., help="Folder of slices (PNG/JPEG/TIFF, 8/16-bit), optionally with "
-                                     "stack.json."),
+    stack_dirs: list[Path] = typer.Argument(..., metavar="STACK_DIR...", help="Folder(s) of slices (PNG/JPEG/TIFF, "
+                                            "8/16-bit, RAW), optionally with stack.json; several folders are a "
+                                            "batch written to OUT/<folder name>."),
     out: Path = typer.Option(..., "-o", "--out", help="Output folder to create (depth.npy, aif.png, confidence.npy, "
-                             "depth_preview.png, result.json)."),
+                             "depth_preview.png, result.json); for several stacks, the folder that holds one per "
+                             "stack."),
     method: str = typer.Option("sml", "--method", "-m",
                                help="A classical focus measure (sml = sum-modified-Laplacian, tenengrad, variance, "
                                "rdf = ring difference filter) or a trained network NAME[:TAG] (see `focalstack "
@@ -43,6 +45,10 @@ def depth(
     unit: Unit = typer.Option(None, "--unit", "-u",
                              help="Unit of --focus-positions; depth comes back in it. 'index' alone ignores all "
                              "focus information."),
+    formats: list[DepthFormat] = typer.Option([], "--format", help="Also write depth as: pfm, tiff (float32), png16 "
+                                              "(16-bit with offset/scale text chunks), exr, ply (coloured point "
+                                              "cloud), index (sharpest slice per pixel); repeat for several."),
+    min_confidence: float = typer.Option(0.0, help="Points of --format ply below this confidence are dropped."),
     window: int = typer.Option(None, "--window", "-w", help="Focus measures only: odd side in pixels of the "
                                "focus-measure window [default: 9]."),
     peak_fit: PeakFit = typer.Option(None, help="Focus measures only: sub-slice peak fit of the focus curve (in "
@@ -70,34 +76,76 @@ def depth(
                                    help="With --tto: the all-in-focus image it re-renders from, the network's own "
                                    "or the coarse one fused from the slices (tunes depth alone; safer for "
                                    "DAIF-Net) [default: model]."),
+    device: Device = typer.Option(None, "--device", help="Networks only: where the network runs; auto takes the "
+                                  "first of CUDA, MPS and the CPU that is present [default: auto]."),
+    max_memory: str = typer.Option(None, "--max-memory", metavar="SIZE", help="Memory budget, e.g. 8G: a network "
+                                   "larger than it runs tile by tile [default: 75 % of the available memory]."),
+    tile: int = typer.Option(None, "--tile", metavar="PIXELS", help="Networks only: tiles of this side instead of "
+                             "the budget's."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Stacks processed at once (several stacks; each gets an equal "
+                             "share of the memory budget)."),
     scale: float = typer.Option(1.0, help="Resize slices by this factor (0 < scale <= 1) before processing."),
     max_megapixels: float = typer.Option(DEFAULT_MAX_MEGAPIXELS, help="Refuse slices larger than this."),
     align: AlignMethod = typer.Option("auto", "--align", help=ALIGN_HELP),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT (or OUT/<stack>) if it exists."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
-    """Estimate depth, an all-in-focus image and confidence from the focal stack in STACK_DIR."""
-    from ..methods import estimate_depth, merge_modifiers, parse_method, resolve_method
+    """Estimate depth, an all-in-focus image and confidence from the focal stack(s) in STACK_DIR..."""
+    from ..batch import FolderOptions, depth_from_folder, depth_from_folders
+    from ..methods import merge_modifiers, parse_method, resolve_method
 
     options = {"weights": weights, "window": window, "peak_fit": peak_fit, "fusion": fusion, "refine": refine,
-               "refine_radius": refine_radius, "tto_lr": tto_lr, "tto_renderer": tto_renderer, "tto_aif": tto_aif}
-    options = {k: getattr(v, "value", v) for k, v in options.items()}
+               "refine_radius": refine_radius, "tto_lr": tto_lr, "tto_renderer": tto_renderer, "tto_aif": tto_aif,
+               "device": device, "tile": tile}
+    options = {k: getattr(v, "value", v) for k, v in options.items() if v is not None}
     try:
-        check_not_input(out, stack_dir)
-        check_output_dir(out, overwrite=overwrite)
-        spec = parse_method(method)
+        spec = merge_modifiers(parse_method(method), dihedral=dihedral, tto=tto)
+        positions = parse_focus_positions(focus_positions) if focus_positions is not None else None
+        folder = FolderOptions(tuple(positions) if positions else None, unit.value if unit else None, scale,
+                               max_megapixels, align.value, ("npy", *(f.value for f in formats)), min_confidence,
+                               overwrite)
         if not spec.is_classical and weights is None:
             _note_standing(spec.network)
-        run = resolve_method(merge_modifiers(spec, dihedral=dihedral, tto=tto), **options)
-        stack = open_stack(stack_dir, focus_positions, unit.value if unit else None, scale, max_megapixels)
-        with LazyProgress(disabled=quiet, label="TTO steps" if run.spec.tto_steps else "slices") as progress:
-            result = estimate_depth(stack, method=run, align=align.value, progress=progress)
-        metadata = {"version": __version__, "input": str(stack_dir), "files": stack.names}
-        write_result(result, out, overwrite=overwrite, bit_depth=8 if stack.bit_depth == 8 else 16, metadata=metadata)
+        if len(stack_dirs) == 1:
+            check_not_input(out, stack_dirs[0])
+            with LazyProgress(disabled=quiet, label="TTO steps" if spec.tto_steps else "slices") as progress:
+                run = depth_from_folder(stack_dirs[0], out, method=resolve_method(spec, max_memory=max_memory,
+                                                                                 **options),
+                                        options=folder, progress=progress)
+        else:
+            with LazyProgress(disabled=quiet, label="stacks", delay_s=0) as progress:
+                runs = depth_from_folders(stack_dirs, out, method=str(spec), options=folder, jobs=jobs,
+                                          max_memory=max_memory, progress=progress, **options)
     except (InputError, OSError) as exc:
         fail(exc)
+    if len(stack_dirs) == 1:
+        _echo_warnings(run, name=False)
+        if not quiet:
+            _depth_summary(run)
+        return
+    for run in runs:
+        _echo_warnings(run, name=True)
     if not quiet:
-        _depth_summary(out, stack, result)
+        typer.echo(batch_table(runs), err=True)
+    if not all(run.ok for run in runs):
+        raise typer.Exit(1)
+
+
+def _echo_warnings(run, *, name: bool) -> None:
+    for line in run.warnings:
+        typer.echo(f"warning: {run.stack_dir}: {line}" if name else f"warning: {line}", err=True)
+
+
+def batch_table(runs) -> str:
+    """The summary of a batch: one line per stack."""
+    lines = ["| stack | result | slices | size | depth | seconds |", "|---|---|---:|---|---|---:|"]
+    for run in runs:
+        depth = f"{run.depth_range[0]:.4g}..{run.depth_range[1]:.4g} {run.unit}" if run.depth_range else ""
+        status = f"written to {run.out_dir}" if run.ok else f"FAILED: {run.error}"
+        lines.append(f"| {run.stack_dir} | {status} | {run.slices or ''} | {run.size} | {depth} | {run.seconds:.1f} |")
+    failed = sum(not run.ok for run in runs)
+    lines.append(f"{len(runs) - failed} of {len(runs)} stacks done" + (f", {failed} failed" if failed else ""))
+    return "\n".join(lines)
 
 
 def _note_standing(network: str) -> None:
@@ -108,13 +156,16 @@ def _note_standing(network: str) -> None:
         typer.echo(f"note: {line}", err=True)
 
 
-def _depth_summary(out: Path, stack, result) -> None:
-    lo, hi = float(result.depth.min()), float(result.depth.max())
-    h, w = stack.shape
-    typer.echo(f"wrote {out}: {len(stack)} slices {w}x{h}, depth {lo:.4g}..{hi:.4g} {result.unit}, "
-               f"{result.timings['total']:.2f} s; {_alignment_line(result.metadata['alignment'])}", err=True)
-    if "tto" in result.parameters:
-        report = result.parameters["tto"]
+def _depth_summary(run) -> None:
+    lo, hi = run.depth_range
+    typer.echo(f"wrote {run.out_dir}: {run.slices} slices {run.size}, depth {lo:.4g}..{hi:.4g} {run.unit}, "
+               f"{run.summary['timings']['total']:.2f} s; {_alignment_line(run.summary['alignment'])}", err=True)
+    if run.summary.get("tiles"):
+        tiles = run.summary["tiles"]
+        typer.echo(f"tiled: {tiles['count']} tiles of {tiles['side']} px (overlap {tiles['overlap']} px) within the "
+                   "memory budget", err=True)
+    if run.summary.get("tto"):
+        report = run.summary["tto"]
         typer.echo(f"test-time optimisation: {report['steps']} steps, self-supervised loss "
                    f"{report['loss_before']:.4g} -> {report['loss_after']:.4g}, {report['seconds']:.2f} s", err=True)
 
