@@ -1,0 +1,7 @@
+"""``python -m focalstack.cli``: the same as the ``focalstack`` command."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
