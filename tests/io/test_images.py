@@ -329,3 +329,47 @@ def test_write_rejects_bad_bit_depth(tmp_path):
     with pytest.raises(ValueError, match="bit_depth"):
         write_image(tmp_path / "x.png", np.zeros((2, 2), np.float32), bit_depth=12)
     assert not (tmp_path / "x.png").exists()
+
+
+# --- EXIF orientation ---------------------------------------------------------------------------------------
+
+
+def _with_orientation(path, pixels, orientation, **options):
+    image = Image.fromarray(pixels)
+    exif = image.getexif()
+    exif[0x0112] = orientation
+    image.save(path, exif=exif, **options)
+    return path
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("suffix,options", [(".png", {}), (".tif", {}), (".webp", {"lossless": True})])
+def test_exif_orientation_applied_as_pillow_does(tmp_path, orientation, suffix, options):
+    """Every orientation, in every format that carries EXIF losslessly: the same picture as Pillow's exif_transpose,
+    and a header of the same size."""
+    from PIL import ImageOps
+
+    pixels = _rng(orientation).integers(0, 256, (6, 9, 3), dtype=np.uint8)
+    path = _with_orientation(tmp_path / f"o{suffix}", pixels, orientation, **options)
+    with Image.open(path) as im:
+        expected = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+    decoded = read_image(path)
+    np.testing.assert_array_equal(np.round(decoded * 255).astype(np.uint8), expected)
+    assert image_header(path)[:2] == decoded.shape[:2]
+
+
+def test_exif_orientation_of_jpeg_turns_the_picture(tmp_path):
+    pixels = np.zeros((32, 48), np.uint8)
+    pixels[:, :24] = 255  # bright left half
+    path = _with_orientation(tmp_path / "r.jpg", pixels, 6, quality=95)  # shown turned right: left goes to the top
+    decoded = read_image(path)
+    assert decoded.shape == (48, 32) and image_header(path) == ImageHeader(48, 32, 1, 8)
+    assert decoded[:20].mean() > 0.95 and decoded[28:].mean() < 0.05
+
+
+def test_float_tiff_orientation_applied(tmp_path):
+    pixels = np.arange(12, dtype=np.float32).reshape(3, 4) / 12
+    tifffile.imwrite(tmp_path / "f.tif", pixels, extratags=[(274, "H", 1, (8,), True)])  # shown turned left
+    decoded = read_image(tmp_path / "f.tif")
+    np.testing.assert_array_equal(decoded, np.rot90(pixels))
+    assert image_header(tmp_path / "f.tif") == ImageHeader(4, 3, 1, 32)
