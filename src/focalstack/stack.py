@@ -81,6 +81,12 @@ class FocalStack:
         bit_depth: bit depth of the source pixels (8, 16, or 32 for float).
         scale: size of the slices relative to the source images (1, or the factor of
             :meth:`resized` / ``read_stack(scale=...)``).
+        encoding: how pixel values relate to light: ``"srgb"`` (the sRGB tone curve, as ordinary
+            photos; the default) or ``"linear"`` (proportional to light, e.g. RAW read with
+            ``read_stack(raw="linear")``).
+        sources: where the focus positions and camera values came from, by name
+            (``{"focus_positions": "EXIF SubjectDistance", "f_number": "stack.json"}``;
+            set by :func:`~focalstack.io.read_stack`, empty otherwise).
 
     Raises:
         InputError: fewer than two slices, unequal sizes, non-finite, duplicate, missing or
@@ -160,6 +166,7 @@ class FocalStack:
         self.unit = unit
         self.camera = camera
         self.names = [names[i] for i in order]
+        self.encoding, self.sources = "srgb", {}
 
     def __len__(self) -> int:
         return len(self._order)
@@ -211,7 +218,7 @@ class FocalStack:
             lambda k: resize_image(self[k], scale), [shape] * len(self), self.focus_positions, unit=self.unit,
             camera=self.camera.scaled(scale) if self.camera is not None else None, names=self.names,
             bit_depth=self.bit_depth)
-        stack.scale = self.scale * scale
+        stack.scale, stack.encoding, stack.sources = self.scale * scale, self.encoding, self.sources
         return stack
 
     def to_array(self) -> np.ndarray:

@@ -352,9 +352,9 @@ def test_slices_are_decoded_lazily(tmp_path, monkeypatch):
     decoded = []
     real = stackdir.read_image_native
 
-    def counting(path):
+    def counting(path, **options):
         decoded.append(path.name)
-        return real(path)
+        return real(path, **options)
 
     monkeypatch.setattr(stackdir, "read_image_native", counting)
     stack = read_stack(folder)
