@@ -307,7 +307,9 @@ def estimate_depth(
 
     Returns:
         A :class:`~focalstack.DepthResult` in the stack's unit; ``timings`` has ``align`` and
-        ``total`` (alignment included); ``metadata`` records the scale, camera and alignment.
+        ``total`` (alignment included); ``metadata`` records the scale, camera, alignment, the
+        pixels' ``encoding`` (``"srgb"`` or ``"linear"``) and the ``sources`` of the focus positions and
+        camera values.
 
     Example:
         >>> import numpy as np, cv2
@@ -328,7 +330,8 @@ def estimate_depth(
     result.timings["align"] = seconds
     result.timings["total"] += seconds
     result.metadata = {"scale": stack.scale, "camera": stack.camera.to_dict() if stack.camera else None,
-                       "alignment": alignment_record(alignment)}
+                       "alignment": alignment_record(alignment), "encoding": stack.encoding,
+                       "sources": dict(stack.sources)}
     return result
 
 
