@@ -186,3 +186,14 @@ def test_rawpy_check_does_not_import_at_module_load(monkeypatch):
     """focalstack.io works without rawpy: only reading a RAW file needs it."""
     monkeypatch.setitem(sys.modules, "rawpy", None)
     assert not stackdir.rawpy_available()
+
+
+def test_result_metadata_states_linear_pixels(tmp_path, dng):
+    from focalstack import estimate_depth
+
+    folder = _raw_folder(tmp_path, [2048, 3072], sidecar={"focus_positions": [0.8, 0.4], "unit": "m"})
+    stack = read_stack(folder, raw="linear")
+    assert stack.resized(0.5).encoding == "linear"
+    result = estimate_depth(stack, method="sml", align="none", scale=0.5)
+    assert result.metadata["encoding"] == "linear"
+    assert result.metadata["sources"]["focus_positions"] == "stack.json"
