@@ -41,7 +41,7 @@ def read_xmp(path: str | Path) -> ExifInfo:
             packet = sidecar.read_bytes()[:_MAX_SIDECAR_BYTES]
         except OSError:
             packet = None
-        info = info.merged(xmp_info(parse_xmp(packet), label=f"XMP sidecar {sidecar.name}"))
+        info = info.merged(xmp_info(parse_xmp(packet), label="XMP sidecar"))
     return info
 
 
