@@ -175,24 +175,28 @@ def _tag(values, field_type=FieldType.RATIO):
 
 
 def test_canon_focus_distance_upper_lower_middle_in_diopters():
-    tags = {"MakerNote FocusDistanceUpper": _tag(50, FieldType.PROPRIETARY),  # cm, as exifread decodes FileInfo
+    tags = {"MakerNote SubjectDistance": _tag(50, FieldType.PROPRIETARY),  # cm, as exifread decodes ShotInfo item 19
             "MakerNote FocusDistanceLower": _tag(40, FieldType.PROPRIETARY)}
     info = exif_info(tags)
     assert info.focus_distance_m == pytest.approx(2 / (1 / 0.5 + 1 / 0.4))
     assert info.sources["focus_distance_m"] == "MakerNote Canon FocusDistanceUpper/Lower"
 
 
-def test_canon_focus_distance_upper_at_infinity():
-    assert exif_info({"MakerNote FocusDistanceUpper": _tag(65535, FieldType.PROPRIETARY)}).focus_distance_m == math.inf
+def test_canon_focus_distance_upper_alone_and_at_infinity():
+    upper = exif_info({"MakerNote SubjectDistance": _tag(125, FieldType.PROPRIETARY)})
+    assert upper.focus_distance_m == 1.25 and upper.sources["focus_distance_m"] == "MakerNote Canon FocusDistanceUpper"
+    for infinity in (65535, -1):  # unsigned, or read as signed
+        tags = {"MakerNote SubjectDistance": _tag(infinity, FieldType.PROPRIETARY)}
+        assert exif_info(tags).focus_distance_m == math.inf
 
 
-def test_exifread_is_taught_canons_focus_distance_items():
-    """exifread's own Canon FileInfo decoding (maker-note tag 0x0093, item by item) now names items 20 and 21."""
+def test_exifread_decodes_canons_focus_distance_items():
+    """exifread's own decoding of Canon's ShotInfo (maker-note tag 0x0004, item by item) gives items 19 and 20."""
     header = ExifHeader.__new__(ExifHeader)
     header.tags = {}
-    file_info = [0] * 22
-    file_info[20], file_info[21] = 150, 120  # cm
-    header._canon_decode_tag(file_info, canon.OFFSET_TAGS[0x0093])
+    shot_info = [0] * 22
+    shot_info[19], shot_info[20] = 150, 120  # cm
+    header._canon_decode_tag(shot_info, canon.OFFSET_TAGS[0x0004])
     assert exif_info(header.tags).focus_distance_m == pytest.approx(2 / (1 / 1.5 + 1 / 1.2))
 
 

@@ -7,15 +7,16 @@ camera makers. Every value found carries where it came from (``ExifInfo.sources`
 Focus distance, first found wins:
 
 1. ``EXIF SubjectDistance`` (metres; 0 means unknown, 0xFFFFFFFF infinity);
-2. maker notes, as exifread decodes them: Canon ``FocusDistanceUpper`` / ``FocusDistanceLower``
-   (FileInfo items 20 and 21, centimetres; the middle of the two in diopters), Nikon
-   ``ManualFocusDistance`` (metres), Apple ``FocusDistanceRange`` (tag 0x000C, two distances in metres;
-   their middle in diopters), Casio ``ObjectDistance`` (millimetres).
+2. maker notes, as exifread decodes them (tag numbers and units as in ExifTool's tables): Canon
+   ``FocusDistanceUpper`` / ``FocusDistanceLower`` (ShotInfo items 19 and 20, centimetres, 65535 is
+   infinity; the middle of the two in diopters), Nikon ``ManualFocusDistance`` (0x0085, metres),
+   Apple ``FocusDistanceRange`` (0x000C, two distances in metres; their middle in diopters), Casio
+   ``ObjectDistance`` (0x0006, millimetres).
 
 ``SubjectDistanceRange`` (macro / close / distant) is not a distance and is not used. Sony's and
-Nikon's lens-data focus distances are enciphered in the maker notes and not read; nor are Canon's
-ShotInfo ``SubjectDistance`` (its unit changes between models) or Olympus' FocusInfo block (exifread
-leaves it undecoded). XMP (:mod:`.xmp`) covers what capture and raw-conversion software write.
+Nikon's lens-data focus distances are enciphered in the maker notes and not read, nor is Olympus'
+FocusInfo block (exifread leaves it undecoded). XMP (:mod:`.xmp`) covers what capture and
+raw-conversion software write.
 """
 
 from __future__ import annotations
@@ -138,14 +139,21 @@ def _maker_note_focus(tags: Mapping[str, object]) -> ExifInfo:
 
 
 def _canon(tags) -> tuple[float, str] | None:
-    upper, lower = _number(tags.get("MakerNote FocusDistanceUpper")), _number(tags.get("MakerNote FocusDistanceLower"))
-    if not upper or upper <= 0:
+    # ShotInfo item 19, which exifread names SubjectDistance, is ExifTool's FocusDistanceUpper
+    upper, lower = _canon_m(tags.get("MakerNote SubjectDistance")), _canon_m(tags.get("MakerNote FocusDistanceLower"))
+    if upper is None:
         return None
-    if upper >= _CANON_INFINITY_CM:
-        return math.inf, "Canon FocusDistanceUpper"
-    if not lower or lower <= 0 or lower > upper:
-        return upper / 100, "Canon FocusDistanceUpper"
-    return _middle_m(upper / 100, lower / 100), "Canon FocusDistanceUpper/Lower"
+    if lower is None or math.isinf(upper) or math.isinf(lower):
+        return upper, "Canon FocusDistanceUpper"
+    return _middle_m(upper, lower), "Canon FocusDistanceUpper/Lower"
+
+
+def _canon_m(tag) -> float | None:
+    centimetres = _number(tag)
+    if not centimetres:
+        return None  # 0: unknown
+    centimetres %= 65536  # an int16s reading of the int16u value
+    return math.inf if centimetres >= _CANON_INFINITY_CM else centimetres / 100
 
 
 def _nikon(tags) -> tuple[float, str] | None:
@@ -171,16 +179,14 @@ _MAKER_NOTE_READERS: tuple[Callable[[Mapping], tuple[float, str] | None], ...] =
 
 
 def _teach_exifread_canon_focus_distance() -> None:
-    """exifread decodes Canon's FileInfo maker-note block (tag 0x0093) item by item but has no names for
-    items 20 and 21, FocusDistanceUpper and FocusDistanceLower (ExifTool's Canon FileInfo table), and
-    drops unnamed items; naming them makes them reach the tag dictionary as ``MakerNote FocusDistance*``."""
+    """exifread decodes Canon's ShotInfo maker-note block (tag 0x0004) item by item; it names item 19
+    (FocusDistanceUpper in ExifTool's table) SubjectDistance, has no name for item 20, FocusDistanceLower,
+    and drops unnamed items. Naming it makes it reach the tag dictionary as ``MakerNote FocusDistanceLower``."""
     try:
         from exifread.tags.makernote import canon
 
-        file_info = canon.OFFSET_TAGS[0x0093]
-        file_info.setdefault(20, ("FocusDistanceUpper", None))
-        file_info.setdefault(21, ("FocusDistanceLower", None))
-    except (ImportError, AttributeError, KeyError, TypeError):  # another exifread layout: go without them
+        canon.OFFSET_TAGS[0x0004].setdefault(20, ("FocusDistanceLower", None))
+    except (ImportError, AttributeError, KeyError, TypeError):  # another exifread layout: go without it
         pass
 
 
