@@ -154,17 +154,19 @@ def test_metric_back_projection_of_a_plane(tmp_path):
 
 
 def test_back_projection_from_diopters_and_35mm_focal_length():
-    camera = {"focal_length_35mm": 27.0}  # as in result.metadata["camera"]; 27 / 36 x 40 px = 30 px
-    assert focal_length_px(camera, 40) == (pytest.approx(30.0), "35 mm equivalent, image width = 36 mm")
-    cloud = depth_to_point_cloud(np.full((3, 40), 0.5, np.float32), None, unit="diopter", camera=camera)
+    # as in result.metadata["camera"]; the 40 x 30 image's diagonal (50 px) spans 43.27 mm: f = 27 / 43.27 x 50 px
+    camera = {"focal_length_35mm": 27.0}
+    f = 27.0 / np.hypot(36.0, 24.0) * 50.0
+    assert focal_length_px(camera, 40, 30) == (pytest.approx(f), "35 mm equivalent, image diagonal = 43.27 mm")
+    cloud = depth_to_point_cloud(np.full((30, 40), 0.5, np.float32), None, unit="diopter", camera=camera)
     np.testing.assert_allclose(cloud.points[:, 2], 2.0)  # 0.5 diopter = 2 m
-    assert cloud.points[:, 0].max() == pytest.approx(19.5 * 2.0 / 30)
+    assert cloud.points[:, 0].max() == pytest.approx(19.5 * 2.0 / f)
 
 
 def test_pixel_pitch_from_the_sensor_width():
     # 6.4 mm over 3200 px = 2 um; f = 4 mm -> 2000 px
-    assert focal_length_px(Camera(focal_length_mm=4.0, sensor_width_mm=6.4), 3200)[0] == pytest.approx(2000)
-    assert focal_length_px(Camera(f_number=2.0), 100) is None
+    assert focal_length_px(Camera(focal_length_mm=4.0, sensor_width_mm=6.4), 3200, 2400)[0] == pytest.approx(2000)
+    assert focal_length_px(Camera(f_number=2.0), 100, 80) is None
 
 
 @pytest.mark.parametrize("unit, camera, reason", [
@@ -276,7 +278,7 @@ def test_write_result_camera_argument_and_min_confidence(tmp_path):
     out = write_result(_result(confidence=confidence), tmp_path / "out", formats=["ply"], min_confidence=0.5,
                        camera=Camera(focal_length_35mm=36.0))
     cloud = read_ply(out / "points.ply")
-    assert len(cloud) == 2 * W - 1 and "fx=8 " in cloud.projection  # rows 0-1 less the NaN at (1, 2); 36 / 36 x 8 px
+    assert len(cloud) == 2 * W - 1 and "fx=8.3205 " in cloud.projection  # rows 0-1 less the NaN at (1, 2); 36 / 43.27 x 10 px
     assert not (out / "depth.pfm").exists()
 
 

@@ -32,6 +32,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -41,7 +42,7 @@ from ..errors import InputError
 from ..stack import Camera
 from ..units import check_unit
 
-FRAME_WIDTH_35MM = 36.0
+FRAME_DIAGONAL_35MM = math.hypot(36.0, 24.0)  # 35 mm equivalents are defined on the diagonal (CIPA DC-008)
 """Width of the 35 mm film frame in millimetres (for ``focal_length_35mm``)."""
 
 _VERTEX = np.dtype([("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("red", "u1"), ("green", "u1"), ("blue", "u1")])
@@ -71,8 +72,10 @@ class PointCloud:
         return len(self.points)
 
 
-def focal_length_px(camera: Camera | dict | None, width_px: int) -> tuple[float, str] | None:
-    """The focal length in pixels of images ``width_px`` wide, and where it came from; None when unknown."""
+def focal_length_px(camera: Camera | dict | None, width_px: int, height_px: int) -> tuple[float, str] | None:
+    """The focal length in pixels of ``width_px`` x ``height_px`` images, and where it came from; None when
+    unknown. From the 35 mm equivalent f35 the image diagonal spans the 35 mm frame's: f = f35 / 43.27 mm x
+    sqrt(W^2 + H^2), the rule ``read_stack`` uses for the sensor width too."""
     camera = as_camera(camera)
     if camera is None:
         return None
@@ -80,7 +83,8 @@ def focal_length_px(camera: Camera | dict | None, width_px: int) -> tuple[float,
     if camera.focal_length_mm is not None and pitch_um is not None:
         return 1000.0 * camera.focal_length_mm / pitch_um, "focal length / pixel pitch"
     if camera.focal_length_35mm is not None:
-        return camera.focal_length_35mm / FRAME_WIDTH_35MM * width_px, "35 mm equivalent, image width = 36 mm"
+        return (camera.focal_length_35mm / FRAME_DIAGONAL_35MM * math.hypot(width_px, height_px),
+                "35 mm equivalent, image diagonal = 43.27 mm")
     return None
 
 
@@ -112,7 +116,7 @@ def depth_to_point_cloud(
         keep &= _check_map(confidence, "confidence", depth.shape) >= min_confidence
     rows, cols = np.nonzero(keep)
     values = depth[keep].astype(np.float64)
-    focal = focal_length_px(camera, depth.shape[1]) if check_unit(unit) in ("m", "diopter") else None
+    focal = focal_length_px(camera, depth.shape[1], depth.shape[0]) if check_unit(unit) in ("m", "diopter") else None
     if focal is None:
         points, projection = np.stack([cols, rows, values], axis=1), _orthographic_line(unit)
     else:
