@@ -278,7 +278,8 @@ def test_write_result_camera_argument_and_min_confidence(tmp_path):
     out = write_result(_result(confidence=confidence), tmp_path / "out", formats=["ply"], min_confidence=0.5,
                        camera=Camera(focal_length_35mm=36.0))
     cloud = read_ply(out / "points.ply")
-    assert len(cloud) == 2 * W - 1 and "fx=8.3205 " in cloud.projection  # rows 0-1 less the NaN at (1, 2); 36 / 43.27 x 10 px
+    # rows 0-1 less the NaN at (1, 2); f = 36 / 43.27 x 10 px (the diagonal)
+    assert len(cloud) == 2 * W - 1 and "fx=8.3205 " in cloud.projection
     assert not (out / "depth.pfm").exists()
 
 
