@@ -33,7 +33,8 @@ class FolderOptions:
     """How stack folders are read and result folders written (the command line's options that are not
     the method's): focus positions and their unit for every stack, ``scale``, the size limit, the
     alignment, extra depth ``formats`` (:data:`focalstack.io.results.DEPTH_FORMATS`), the point cloud's
-    ``min_confidence`` and whether existing result folders may be replaced."""
+    ``min_confidence``, whether existing result folders may be replaced, and how camera RAW slices are
+    demosaiced (``raw``: ``srgb`` or ``linear``, :func:`focalstack.io.read_stack`)."""
 
     focus_positions: tuple[float, ...] | None = None
     unit: str | None = None
@@ -43,6 +44,7 @@ class FolderOptions:
     formats: tuple[str, ...] = ("npy",)
     min_confidence: float = 0.0
     overwrite: bool = False
+    raw: str = "srgb"
 
 
 @dataclass
@@ -74,7 +76,8 @@ def depth_from_folder(stack_dir: str | Path, out_dir: str | Path, *, method: str
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         stack = read_stack(stack_dir, focus_positions=list(options.focus_positions) if options.focus_positions
-                           else None, unit=options.unit, scale=options.scale, max_megapixels=options.max_megapixels)
+                           else None, unit=options.unit, scale=options.scale, max_megapixels=options.max_megapixels,
+                           raw=options.raw)
     run.warnings = [str(w.message) for w in caught]
     result = estimate_depth(stack, method=method, align=options.align, progress=progress, **method_options)
     write_result(result, out_dir, overwrite=options.overwrite, bit_depth=8 if stack.bit_depth == 8 else 16,

@@ -197,3 +197,16 @@ def test_result_metadata_states_linear_pixels(tmp_path, dng):
     result = estimate_depth(stack, method="sml", align="none", scale=0.5)
     assert result.metadata["encoding"] == "linear"
     assert result.metadata["sources"]["focus_positions"] == "stack.json"
+
+
+def test_depth_command_demosaics_raw_as_asked(tmp_path, dng):
+    from typer.testing import CliRunner
+
+    from focalstack.cli import app
+
+    folder = _raw_folder(tmp_path, [2048, 3072], sidecar={"focus_positions": [0.8, 0.4], "unit": "m"})
+    for encoding in ("linear", "srgb"):
+        out = tmp_path / encoding
+        result = CliRunner().invoke(app, ["depth", str(folder), "-o", str(out), "--raw", encoding, "-q"])
+        assert result.exit_code == 0, result.output
+        assert json.loads((out / "result.json").read_text())["encoding"] == encoding

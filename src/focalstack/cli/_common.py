@@ -12,6 +12,7 @@ import typer
 from ..align import METHODS as ALIGN_METHODS
 from ..classical import FUSIONS, PEAK_FITS, REFINEMENTS
 from ..errors import InputError
+from ..io.raw import ENCODINGS as RAW_ENCODINGS
 from ..io.results import DEPTH_FORMATS
 from ..io.stackdir import parse_focus_positions, read_stack
 from ..units import UNITS
@@ -30,6 +31,7 @@ Refinement = _choices("Refinement", REFINEMENTS)
 AlignMethod = _choices("AlignMethod", ALIGN_METHODS)
 DepthFormat = _choices("DepthFormat", [f for f in DEPTH_FORMATS if f != "npy"])
 Device = _choices("Device", ("auto", "cpu", "cuda", "mps"))
+RawEncoding = _choices("RawEncoding", RAW_ENCODINGS)
 ALIGN_HELP = ("Align the slices first: auto (undo focus breathing from focus distances + focal length, refined by "
               "ECC; ECC alone without that metadata), metadata, ecc, metadata+ecc or none.")
 

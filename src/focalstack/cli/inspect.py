@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 
 import typer
 
 from ..errors import InputError
 from ..io.inspection import inspect_stack
-from ..io.raw import ENCODINGS
-from ._common import fail
-
-RawEncoding = Enum("RawEncoding", {v: v for v in ENCODINGS}, type=str)
+from ._common import RawEncoding, fail
 
 
 def inspect_command(
