@@ -33,8 +33,9 @@ class FolderOptions:
     """How stack folders are read and result folders written (the command line's options that are not
     the method's): focus positions and their unit for every stack, ``scale``, the size limit, the
     alignment, extra depth ``formats`` (:data:`focalstack.io.results.DEPTH_FORMATS`), the point cloud's
-    ``min_confidence``, whether existing result folders may be replaced, and how camera RAW slices are
-    demosaiced (``raw``: ``srgb`` or ``linear``, :func:`focalstack.io.read_stack`)."""
+    ``min_confidence``, whether existing result folders may be replaced, how camera RAW slices are
+    demosaiced (``raw``: ``srgb`` or ``linear``, :func:`focalstack.io.read_stack`), and whether to add the
+    self-contained viewer page ``report.html`` (``html``, :mod:`focalstack.viewer`)."""
 
     focus_positions: tuple[float, ...] | None = None
     unit: str | None = None
@@ -45,6 +46,7 @@ class FolderOptions:
     min_confidence: float = 0.0
     overwrite: bool = False
     raw: str = "srgb"
+    html: bool = False
 
 
 @dataclass
@@ -82,7 +84,7 @@ def depth_from_folder(stack_dir: str | Path, out_dir: str | Path, *, method: str
     result = estimate_depth(stack, method=method, align=options.align, progress=progress, **method_options)
     write_result(result, out_dir, overwrite=options.overwrite, bit_depth=8 if stack.bit_depth == 8 else 16,
                  metadata={"version": __version__, "input": str(stack_dir), "files": stack.names},
-                 formats=options.formats, min_confidence=options.min_confidence)
+                 formats=options.formats, min_confidence=options.min_confidence, html=options.html)
     h, w = stack.shape
     run.ok, run.slices, run.size, run.unit = True, len(stack), f"{w}x{h}", result.unit
     run.depth_range = (float(result.depth.min()), float(result.depth.max()))

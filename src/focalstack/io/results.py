@@ -57,6 +57,7 @@ def write_result(
     formats: tuple[str, ...] | list[str] = ("npy",),
     min_confidence: float = 0.0,
     camera: Camera | dict | None = None,
+    html: bool = False,
 ) -> Path:
     """Write all result files into ``out_dir`` atomically (all of them or none).
 
@@ -71,6 +72,8 @@ def write_result(
         min_confidence: in [0, 1]; ``points.ply`` drops pixels whose confidence is below it.
         camera: intrinsics for ``points.ply``; default ``result.metadata["camera"]`` (recorded by
             :func:`focalstack.estimate_depth`). Orthographic when the focal length is unknown.
+        html: also write ``report.html``, the viewer's self-contained page of the folder
+            (:func:`focalstack.viewer.build_page`), inside the same atomic folder.
 
     Raises:
         InputError: an unknown format or a ``min_confidence`` outside [0, 1] (before anything is
@@ -91,8 +94,14 @@ def write_result(
         extra = {"formats": list(formats)}
         for name in formats:
             extra.update(_write_format(name, tmp / FORMAT_FILES[name], result, min_confidence, camera) or {})
+        if html:
+            extra["report"] = "report.html"
         summary = result_summary(result, {**extra, **(metadata or {})})
         (tmp / "result.json").write_text(json.dumps(summary, indent=2) + "\n")
+        if html:
+            from ..viewer import open_result, write_report  # the viewer reads the folder this function writes
+
+            write_report(open_result(tmp, name=Path(out_dir).resolve().name))
     return Path(out_dir)
 
 
