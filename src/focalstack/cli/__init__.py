@@ -3,8 +3,8 @@
 Exit status: 0 on success, 2 on bad input (one line on stderr, no traceback), 130 when
 interrupted. Results are written atomically: all files or none. One module per group of commands:
 :mod:`.stacks` (depth, align, models), :mod:`.data` (simulate, simulate-mix), :mod:`.evaluate`
-(eval), :mod:`.training` (train, export-weights), :mod:`.inspect` (inspect); :mod:`._common` holds what
-they share.
+(eval), :mod:`.training` (train, export-weights), :mod:`.inspect` (inspect), :mod:`.view` (view);
+:mod:`._common` holds what they share.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 import typer
 
 from .. import __version__
-from . import data, evaluate, inspect, stacks, training
+from . import data, evaluate, inspect, stacks, training, view
 
 app = typer.Typer(
     name="focalstack",
@@ -27,7 +27,7 @@ app = typer.Typer(
 for command, name in ((stacks.depth, None), (stacks.align_command, "align"), (stacks.models, None),
                       (data.simulate, None), (data.simulate_mix, "simulate-mix"), (evaluate.evaluate_command, "eval"),
                       (training.train, None), (training.export_weights_command, "export-weights"),
-                      (inspect.inspect_command, "inspect")):
+                      (inspect.inspect_command, "inspect"), (view.view_command, "view")):
     app.command(name)(command)
 
 __all__ = ["app", "main"]

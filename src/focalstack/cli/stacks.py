@@ -50,6 +50,8 @@ def depth(
                                               "(16-bit with offset/scale text chunks), exr, ply (coloured point "
                                               "cloud), index (sharpest slice per pixel); repeat for several."),
     min_confidence: float = typer.Option(0.0, help="Points of --format ply below this confidence are dropped."),
+    html: bool = typer.Option(False, "--html", help="Also write report.html: the interactive viewer of the result "
+                              "(focalstack view) as one self-contained file that opens without a server."),
     raw: RawEncoding = typer.Option("srgb", help="Camera RAW slices are demosaiced to srgb (16-bit, the sRGB tone "
                                     "curve) or linear (16-bit, proportional to the light)."),
     window: int = typer.Option(None, "--window", "-w", help="Focus measures only: odd side in pixels of the "
@@ -106,7 +108,7 @@ def depth(
         positions = parse_focus_positions(focus_positions) if focus_positions is not None else None
         folder = FolderOptions(tuple(positions) if positions else None, unit.value if unit else None, scale,
                                max_megapixels, align.value, ("npy", *(f.value for f in formats)), min_confidence,
-                               overwrite, raw.value)
+                               overwrite, raw.value, html)
         if not spec.is_classical and weights is None:
             _note_standing(spec.network)
         if len(stack_dirs) == 1:
