@@ -231,7 +231,11 @@
       }
     }
     if (!(hi >= lo)) { lo = 1; hi = 2; }  // no valid vertex: any range draws nothing
-    return { w3, h3, n, points, valid, page, pixels, lo, hi };
+    const zs = [];
+    for (let k = 0; k < n; k += Math.max(1, Math.floor(n / 4096))) if (valid[k]) zs.push(points[3 * k + 2]);
+    zs.sort((a, b) => a - b);
+    const median = zs.length ? zs[zs.length >> 1] : (lo + hi) / 2;
+    return { w3, h3, n, points, valid, page, pixels, lo, hi, median };
   }
 
   function makeGeometry(R, cloud) {
@@ -304,7 +308,7 @@
     view.render();
   }
 
-  function placeCamera(oblique) {  // the photo's own viewpoint, or turned 30 degrees right and 15 up about the target
+  function placeCamera(oblique) {  // the photo's own viewpoint, or turned right and up about the median depth
     const view = state.view, R = state.current, P = R.desc.projection, cloud = view.cloud;
     const W = R.desc.size.width, H = R.desc.size.height, aspect = view.canvas.clientWidth / view.canvas.clientHeight;
     let camera, target, eye;
@@ -312,7 +316,7 @@
       const fov = 2 * Math.atan((H / 2) / P.f) * 180 / Math.PI;
       camera = view.camera && view.camera.isPerspectiveCamera ? view.camera : new THREE.PerspectiveCamera();
       camera.fov = Math.min(120, 1.15 * fov); camera.near = cloud.lo * 0.01; camera.far = cloud.hi * 100;
-      target = new THREE.Vector3(0, 0, -(cloud.lo + cloud.hi) / 2);
+      target = new THREE.Vector3(0, 0, -cloud.median);
       eye = new THREE.Vector3(0, 0, 0);
     } else {
       const half = 0.6 * Math.max(H, W / Math.max(aspect, 1e-3));
@@ -325,7 +329,8 @@
     if (oblique) {
       const offset = eye.clone().sub(target);
       if (offset.length() === 0) offset.set(0, 0, 1e-6);
-      offset.applyAxisAngle(new THREE.Vector3(0, 1, 0), Math.PI / 6).applyAxisAngle(new THREE.Vector3(1, 0, 0), -Math.PI / 12);
+      const turn = P.kind === "pinhole" ? Math.PI / 15 : Math.PI / 9;  // a perspective view turns less: 12 or 20 degrees
+      offset.applyAxisAngle(new THREE.Vector3(0, 1, 0), turn).applyAxisAngle(new THREE.Vector3(1, 0, 0), -turn / 2);
       eye = target.clone().add(offset);
     }
     if (P.kind === "pinhole" && eye.distanceTo(target) < 1e-9) eye.set(0, 0, 0);
