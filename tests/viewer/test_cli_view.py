@@ -63,9 +63,12 @@ def test_view_refuses_a_second_folder_that_is_not_a_result(tmp_path, metric_resu
 
 def test_view_serves_until_ctrl_c_and_exits_0(metric_result):
     """The real command in a process: it prints its address, serves the page, and SIGINT stops it cleanly."""
+    # a shell starts background jobs with SIGINT ignored, which a child inherits: restore Ctrl-C's default so
+    # the command sees SIGINT as a user at a terminal would, however the test run was started
     process = subprocess.Popen([sys.executable, "-m", "focalstack.cli", "view", str(metric_result), "--no-browser"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         line = process.stdout.readline()
         url = re.search(r"http://127\.0\.0\.1:\d+/", line)[0]
