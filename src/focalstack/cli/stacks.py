@@ -113,7 +113,8 @@ def depth(
             _note_standing(spec.network)
         if len(stack_dirs) == 1:
             check_not_input(out, stack_dirs[0])
-            with LazyProgress(disabled=quiet, label="TTO steps" if spec.tto_steps else "slices") as progress:
+            label = "slices" if spec.is_classical else "TTO steps, then tiles" if spec.tto_steps else "tiles"
+            with LazyProgress(disabled=quiet, label=label) as progress:
                 run = depth_from_folder(stack_dirs[0], out, method=resolve_method(spec, max_memory=max_memory,
                                                                                  **options),
                                         options=folder, progress=progress)
