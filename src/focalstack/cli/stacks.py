@@ -30,7 +30,7 @@ from ._common import (
 
 
 def depth(
-    stack_dirs: list[Path] = typer.Argument(..., metavar="STACK_DIR...", help="Folder(s) of slices (PNG/JPEG/TIFF, "
+    stack_dirs: list[Path] = typer.Argument(..., metavar="STACK_DIR", help="Folder(s) of slices (PNG/JPEG/TIFF, "
                                             "8/16-bit, RAW), optionally with stack.json; several folders are a "
                                             "batch written to OUT/<folder name>."),
     out: Path = typer.Option(..., "-o", "--out", help="Output folder to create (depth.npy, aif.png, confidence.npy, "
