@@ -18,7 +18,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from . import __version__
-from .errors import InputError
+from .errors import InputError, error_message
 from .io.atomic import check_output_dir
 from .io.results import write_result
 from .io.stackdir import DEFAULT_MAX_MEGAPIXELS, read_stack
@@ -152,8 +152,8 @@ def _guarded(stack_dir, out_dir, method, options: FolderOptions, method_options:
     try:
         return depth_from_folder(stack_dir, out_dir, method=method, options=options, **method_options)
     except (InputError, OSError) as exc:
-        message = str(exc) if isinstance(exc, InputError) else f"{exc.strerror or exc}: {exc.filename or ''}"
+        message = error_message(exc)
     except Exception as exc:  # noqa: BLE001 - a batch reports any failure of one stack and goes on
         message = f"{type(exc).__name__}: {exc}"
-    return StackRun(Path(stack_dir), Path(out_dir), error=message.rstrip(": "), seconds=time.perf_counter() - start)
+    return StackRun(Path(stack_dir), Path(out_dir), error=message, seconds=time.perf_counter() - start)
 

@@ -9,3 +9,10 @@ sentence on stderr, without a traceback.
 
 class InputError(ValueError):
     """Bad input: unreadable or inconsistent images, focus positions, parameters or paths."""
+
+
+def error_message(exc: BaseException) -> str:
+    """The one line a user sees for an :class:`InputError` or an ``OSError`` (its reason and file)."""
+    if isinstance(exc, InputError):
+        return str(exc)
+    return f"{getattr(exc, 'strerror', None) or exc}: {getattr(exc, 'filename', None) or ''}".rstrip(": ")

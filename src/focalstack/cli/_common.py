@@ -11,7 +11,7 @@ import typer
 
 from ..align import METHODS as ALIGN_METHODS
 from ..classical import FUSIONS, PEAK_FITS, REFINEMENTS
-from ..errors import InputError
+from ..errors import error_message
 from ..io.raw import ENCODINGS as RAW_ENCODINGS
 from ..io.results import DEPTH_FORMATS
 from ..io.stackdir import parse_focus_positions, read_stack
@@ -49,8 +49,7 @@ def open_stack(stack_dir, focus_positions, unit, scale, max_megapixels):
 
 
 def fail(exc: BaseException) -> None:
-    message = str(exc) if isinstance(exc, InputError) else f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"error: {error_message(exc)}", err=True)
     raise typer.Exit(2)
 
 

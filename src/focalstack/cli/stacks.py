@@ -106,9 +106,10 @@ def depth(
     try:
         spec = merge_modifiers(parse_method(method), dihedral=dihedral, tto=tto)
         positions = parse_focus_positions(focus_positions) if focus_positions is not None else None
-        folder = FolderOptions(tuple(positions) if positions else None, unit.value if unit else None, scale,
-                               max_megapixels, align.value, ("npy", *(f.value for f in formats)), min_confidence,
-                               overwrite, raw.value, html)
+        folder = FolderOptions(focus_positions=tuple(positions) if positions else None,
+                               unit=unit.value if unit else None, scale=scale, max_megapixels=max_megapixels,
+                               align=align.value, formats=("npy", *(f.value for f in formats)),
+                               min_confidence=min_confidence, overwrite=overwrite, raw=raw.value, html=html)
         if not spec.is_classical and weights is None:
             _note_standing(spec.network)
         if len(stack_dirs) == 1:

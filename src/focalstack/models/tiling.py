@@ -26,6 +26,7 @@ from ..errors import InputError
 from ..memory import format_bytes
 from ..stack import DepthResult, FocalStack
 from .base import FocalStackNet, depth_result, device_of
+from .registry import DEFAULT_MEMORY
 
 OVERLAP = 64
 SAFETY = 1.25  # margin on the measured per-pixel cost
@@ -54,7 +55,7 @@ class TilePlan:
 
 def frame_bytes(model: FocalStackNet, slices: int, pixels: int) -> float:
     """Estimated peak bytes of one forward pass over ``pixels`` pixels of ``slices`` slices."""
-    per_slice, fixed = getattr(model, "memory_per_pixel", (300.0, 1500.0))
+    per_slice, fixed = getattr(model, "memory_per_pixel", DEFAULT_MEMORY)  # unregistered models: the cautious cost
     return SAFETY * ((per_slice + INPUT_BYTES) * slices + fixed) * pixels
 
 
