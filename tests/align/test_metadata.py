@@ -18,8 +18,8 @@ def test_scales_follow_the_thin_lens():
 def test_warps_magnify_about_the_centre():
     warps = breathing_warps(np.array([0.1, 1.0]), focal_length_mm=4.4, shape=(31, 41))
     centre = np.array([20.0, 15.0, 1.0])
-    np.testing.assert_allclose(warps @ centre, [[20, 15], [20, 15]])
-    np.testing.assert_allclose(warps[0], np.eye(2, 3))
+    np.testing.assert_allclose(warps @ centre, [[20, 15, 1], [20, 15, 1]])
+    np.testing.assert_allclose(warps[0], np.eye(3))
     corner = warps[1] @ np.array([0.0, 0.0, 1.0])
     assert np.all(corner > 0)  # the far focus sees more: the reference corner lies inside it
 

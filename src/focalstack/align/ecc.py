@@ -21,13 +21,13 @@ from .warps import homogeneous, identity_warps, point_shifts_px, warp_to_referen
 # Side of the Gaussian ECC applies to both images: it evens out their different defocus. Measured on the
 # suite (benchmarks/bench_align.py): 3 leaves up to 3 px errors on blurred microscope pairs, 11 under 0.3 px.
 _SMOOTHING = 11
-MOTIONS = {"translation": cv2.MOTION_TRANSLATION, "affine": cv2.MOTION_AFFINE}
+MOTIONS = {"translation": cv2.MOTION_TRANSLATION, "affine": cv2.MOTION_AFFINE, "homography": cv2.MOTION_HOMOGRAPHY}
 
 
 def refine_warps(slices: Sequence[np.ndarray], warps: np.ndarray | Sequence[np.ndarray] | None = None, *,
                  reference: int = 0, motion: str = "translation", max_side: int = 512, iterations: int = 100,
                  max_change: float = 0.05) -> np.ndarray:
-    """Refine N warps (N x 2 x 3, reference frame -> slice) by ECC, slice by slice outwards from
+    """Refine N warps (N x 3 x 3 or N x 2 x 3, reference frame -> slice) by ECC, slice by slice outwards from
     ``reference``.
 
     Args:
@@ -40,8 +40,9 @@ def refine_warps(slices: Sequence[np.ndarray], warps: np.ndarray | Sequence[np.n
             may not breathe). ``None``: each slice starts from its neighbour's refined warp (no
             prior; a slow drift such as breathing accumulates along the chain).
         reference: the slice whose frame is the reference (its warp is kept).
-        motion: ``"translation"`` (refine a shift on top of the initial warp) or ``"affine"``
-            (also scale, shear, rotation: for stacks without metadata).
+        motion: ``"translation"`` (refine a shift on top of the initial warp), ``"affine"``
+            (also scale, shear, rotation: for stacks without metadata) or ``"homography"`` (also
+            perspective: a tilted sensor, a camera that moved between slices).
         max_side: registration resolution, longest side in pixels.
         iterations: ECC iteration limit per slice.
         max_change: a refinement that moves any corner or the centre by more than this fraction
@@ -49,7 +50,7 @@ def refine_warps(slices: Sequence[np.ndarray], warps: np.ndarray | Sequence[np.n
             warp is kept, scored as the worst alternative).
 
     Returns:
-        The refined N x 2 x 3 warps (float64).
+        The refined N x 3 x 3 warps (float64).
     """
     if motion not in MOTIONS:
         raise ValueError(f"motion must be one of {', '.join(MOTIONS)}, got {motion!r}")
@@ -60,7 +61,7 @@ def refine_warps(slices: Sequence[np.ndarray], warps: np.ndarray | Sequence[np.n
     small = [cv2.resize(_grey(s), size, interpolation=cv2.INTER_AREA) for s in slices]
     chained = warps is None
     warps = identity_warps(len(small)) if chained else warps
-    inits = [np.asarray(w, np.float64) for w in (warps if isinstance(warps, (list, tuple)) else [warps])]
+    inits = [homogeneous(w) for w in (warps if isinstance(warps, (list, tuple)) else [warps])]
     out = inits[0].copy()
     for n in [*range(reference + 1, len(small)), *range(reference - 1, -1, -1)]:
         neighbour = n - 1 if n > reference else n + 1
@@ -74,27 +75,38 @@ def refine_warps(slices: Sequence[np.ndarray], warps: np.ndarray | Sequence[np.n
 
 def _to_small(warp: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """A full-resolution warp in the downscaled images' pixel coordinates."""
-    return (np.linalg.inv(scale) @ homogeneous(warp) @ scale)[:2]
+    return np.linalg.inv(scale) @ homogeneous(warp) @ scale
 
 
 def _refine_one(template, moving, init: np.ndarray, scale: np.ndarray, motion: int, iterations: int,
                 shape: tuple[int, int], max_change: float) -> tuple[float, np.ndarray]:
     """(correlation, full-resolution warp) of one ECC run from ``init`` on the downscaled pair; (-inf, init)
     when it fails or moves a point by more than ``max_change`` of the longest side of ``shape``."""
-    score, found = _ecc(template, moving, homogeneous(_to_small(init, scale)), motion, iterations)
+    score, found = _ecc(template, moving, _to_small(init, scale), motion, iterations)
     if found is None:
         return -np.inf, init
-    warp = (scale @ homogeneous(found) @ np.linalg.inv(scale))[:2]
-    if point_shifts_px(warp, init, shape).max() > max_change * max(shape):
+    warp = scale @ homogeneous(found) @ np.linalg.inv(scale)
+    warp /= warp[2, 2]
+    if point_shifts_px(warp, init, shape).max() > max_change * max(shape) or not _keeps_orientation(warp, shape):
         return -np.inf, init
     return score, warp
 
 
+def _keeps_orientation(warp: np.ndarray, shape: tuple[int, int]) -> bool:
+    """Whether a warp keeps every point of the frame in front of the camera and unmirrored (a homography
+    whose horizon crosses the image, or that folds it over, is a diverged registration)."""
+    h, w = shape
+    corners = np.array([[0, 0, 1], [w - 1, 0, 1], [0, h - 1, 1], [w - 1, h - 1, 1]], np.float64)
+    depth = corners @ warp[2]
+    return bool(np.all(depth > 0.5) and np.all(depth < 2.0) and np.linalg.det(warp) / warp[2, 2] ** 3 > 0)
+
+
 def _ecc(template: np.ndarray, moving: np.ndarray, init: np.ndarray, motion: int, iterations: int):
-    """(correlation, 2 x 3 warp) of ECC from ``init`` (3 x 3), or (-inf, None) when it fails."""
+    """(correlation, warp) of ECC from ``init`` (3 x 3), or (-inf, None) when it fails."""
     criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iterations, 1e-5)
+    start = init if motion == cv2.MOTION_HOMOGRAPHY else init[:2]
     try:
-        score, found = cv2.findTransformECC(template, moving, init[:2].astype(np.float32), motion, criteria, None,
+        score, found = cv2.findTransformECC(template, moving, start.astype(np.float32), motion, criteria, None,
                                             _SMOOTHING)
     except cv2.error:  # no convergence, or a textureless pair
         return -np.inf, None

@@ -41,12 +41,13 @@ def breathing_scales(focus_distances_m: np.ndarray, *, focal_length_mm: float) -
 
 def breathing_warps(focus_distances_m: np.ndarray, *, focal_length_mm: float,
                     shape: tuple[int, int]) -> np.ndarray:
-    """Warps (N x 2 x 3, reference frame -> slice, :mod:`.warps`) undoing focus breathing: each slice
+    """Warps (N x 3 x 3, reference frame -> slice, :mod:`.warps`) undoing focus breathing: each slice
     magnified by :func:`breathing_scales` about the centre of an image of ``shape`` = (H, W)."""
     scale = breathing_scales(focus_distances_m, focal_length_mm=focal_length_mm)
     h, w = shape
     centre = np.array([(w - 1) / 2, (h - 1) / 2])
-    warps = np.zeros((len(scale), 2, 3))
+    warps = np.zeros((len(scale), 3, 3))
     warps[:, 0, 0] = warps[:, 1, 1] = scale
-    warps[:, :, 2] = centre * (1.0 - scale[:, None])
+    warps[:, :2, 2] = centre * (1.0 - scale[:, None])
+    warps[:, 2, 2] = 1.0
     return warps

@@ -12,7 +12,7 @@ from .ecc import refine_warps
 from .metadata import breathing_warps
 from .warps import identity_warps, warp_to_reference
 
-METHODS = ("auto", "none", "metadata", "ecc", "metadata+ecc")
+METHODS = ("auto", "none", "metadata", "ecc", "metadata+ecc", "homography")
 
 
 @dataclass
@@ -22,7 +22,7 @@ class Alignment:
     Attributes:
         stack: the slices resampled into the reference slice's frame (same focus positions, unit,
             camera and names as the input).
-        warps: N x 2 x 3 warps, reference frame pixel -> input slice pixel (:mod:`.warps`).
+        warps: N x 3 x 3 warps, reference frame pixel -> input slice pixel (:mod:`.warps`).
         method: the method that ran (``auto`` resolved).
         reference: index (near to far) of the slice whose frame the stack is now in.
     """
@@ -45,6 +45,9 @@ def align(stack: FocalStack, *, method: str = "auto", max_side: int = 512) -> Al
           rail, a lens whose focal length is unknown).
         - ``"metadata+ecc"``: the metadata warps, then an ECC translation on top (the principal point
           and focus-distance errors the metadata cannot know).
+        - ``"homography"``: ECC with a full homography (perspective too: a tilted sensor, a camera
+          that moved between shots); each slice starts from its neighbour's warp, or, with the
+          metadata, from both the metadata warp and no warp, keeping the better-correlated.
         - ``"auto"``: with the metadata, each slice refined by an ECC translation from both the
           metadata warp and no warp, keeping the better-correlated (lenses that do not breathe, such
           as a microscope focused by moving its stage, or a telecentric lens, stay unwarped); without
@@ -82,6 +85,10 @@ def align(stack: FocalStack, *, method: str = "auto", max_side: int = 512) -> Al
                                 shape=stack.shape)
     if method == "ecc":
         warps = refine_warps(stack, None, motion="affine", max_side=max_side)
+    elif method == "homography":
+        starts = [breathing_warps(_focus_distances_m(stack), focal_length_mm=stack.camera.focal_length_mm,
+                                  shape=stack.shape), warps] if has_breathing_metadata(stack) else None
+        warps = refine_warps(stack, starts, motion="homography", max_side=max_side)
     elif method != "metadata":
         alternatives = [warps, identity_warps(len(stack))] if method == "auto" else warps
         warps = refine_warps(stack, alternatives, motion="translation", max_side=max_side)
