@@ -10,8 +10,8 @@ from .ecc import refine_warps
 from .metadata import breathing_scales, breathing_warps
 from .stack_alignment import METHODS, Alignment, align, has_breathing_metadata
 from .warps import (
-    compose,
     apply,
+    compose,
     homogeneous,
     identity_warps,
     invert,
@@ -23,7 +23,7 @@ from .warps import (
 )
 
 __all__ = [
-    "METHODS", "Alignment", "align", "apply", "breathing_scales", "breathing_warps", "compose", "has_breathing_metadata",
-    "homogeneous", "identity_warps", "invert", "is_affine", "point_shifts_px", "refine_warps", "relative_to", "warp_error_px",
-    "warp_to_reference",
+    "METHODS", "Alignment", "align", "apply", "breathing_scales", "breathing_warps", "compose",
+    "has_breathing_metadata", "homogeneous", "identity_warps", "invert", "is_affine", "point_shifts_px",
+    "refine_warps", "relative_to", "warp_error_px", "warp_to_reference",
 ]

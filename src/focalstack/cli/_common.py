@@ -33,8 +33,8 @@ DepthFormat = _choices("DepthFormat", [f for f in DEPTH_FORMATS if f != "npy"])
 Device = _choices("Device", ("auto", "cpu", "cuda", "mps"))
 RawEncoding = _choices("RawEncoding", RAW_ENCODINGS)
 ALIGN_HELP = ("Align the slices first: auto (undo focus breathing from focus distances + focal length, refined by "
-              "ECC; ECC alone without that metadata), metadata, ecc, metadata+ecc, homography (ECC with perspective) or "
-              "none.")
+              "ECC; ECC alone without that metadata), metadata, ecc, metadata+ecc, homography (ECC with "
+              "perspective) or none.")
 
 
 def open_stack(stack_dir, focus_positions, unit, scale, max_megapixels):
