@@ -57,7 +57,7 @@ def refine_warps(slices: Sequence[np.ndarray], warps: np.ndarray | Sequence[np.n
     h, w = np.asarray(slices[0]).shape[:2]
     factor = max(1.0, max(h, w) / max_side)
     size = (max(8, round(w / factor)), max(8, round(h / factor)))
-    scale = _pixel_scale((w, h), size)
+    scale = pixel_scale((w, h), size)
     small = [cv2.resize(_grey(s), size, interpolation=cv2.INTER_AREA) for s in slices]
     chained = warps is None
     warps = identity_warps(len(small)) if chained else warps
@@ -118,7 +118,7 @@ def _grey(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image.mean(axis=2) if image.ndim == 3 else image)
 
 
-def _pixel_scale(full: tuple[int, int], small: tuple[int, int]) -> np.ndarray:
+def pixel_scale(full: tuple[int, int], small: tuple[int, int]) -> np.ndarray:
     """3 x 3 map from a small image's pixel coordinates to the full image's (pixel centres kept)."""
     kx, ky = full[0] / small[0], full[1] / small[1]
     return np.array([[kx, 0, 0.5 * kx - 0.5], [0, ky, 0.5 * ky - 0.5], [0, 0, 1.0]])

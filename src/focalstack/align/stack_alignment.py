@@ -12,7 +12,7 @@ from .ecc import refine_warps
 from .metadata import breathing_warps
 from .warps import identity_warps, warp_to_reference
 
-METHODS = ("auto", "none", "metadata", "ecc", "metadata+ecc", "homography")
+METHODS = ("auto", "none", "metadata", "ecc", "metadata+ecc", "homography", "learned")
 
 
 @dataclass
@@ -48,6 +48,9 @@ def align(stack: FocalStack, *, method: str = "auto", max_side: int = 512) -> Al
         - ``"homography"``: ECC with a full homography (perspective too: a tilted sensor, a camera
           that moved between shots); each slice starts from its neighbour's warp, or, with the
           metadata, from both the metadata warp and no warp, keeping the better-correlated.
+        - ``"learned"``: the metadata warp where the metadata exists (no warp otherwise), then the
+          residual magnification and shift of every slice against the reference from the learned
+          3-basis alignment network (:mod:`.learned`; Won & Jeon, ECCV 2022, section 3.1). Imports torch.
         - ``"auto"``: with the metadata, each slice refined by an ECC translation from both the
           metadata warp and no warp, keeping the better-correlated (lenses that do not breathe, such
           as a microscope focused by moving its stage, or a telecentric lens, stay unwarped); without
@@ -80,13 +83,17 @@ def align(stack: FocalStack, *, method: str = "auto", max_side: int = 512) -> Al
     if method == "none":
         return Alignment(stack, identity_warps(len(stack)), method, 0)
     warps = identity_warps(len(stack))
-    if method in ("metadata", "metadata+ecc", "auto"):
-        warps = breathing_warps(_focus_distances_m(stack), focal_length_mm=stack.camera.focal_length_mm,
+    if method in ("metadata", "metadata+ecc", "auto") or (method == "learned" and has_breathing_metadata(stack)):
+        warps = breathing_warps(focus_distances_m(stack), focal_length_mm=stack.camera.focal_length_mm,
                                 shape=stack.shape)
     if method == "ecc":
         warps = refine_warps(stack, None, motion="affine", max_side=max_side)
+    elif method == "learned":
+        from .learned import learned_warps  # torch: imported only when asked for
+
+        warps = learned_warps(stack, warps)
     elif method == "homography":
-        starts = [breathing_warps(_focus_distances_m(stack), focal_length_mm=stack.camera.focal_length_mm,
+        starts = [breathing_warps(focus_distances_m(stack), focal_length_mm=stack.camera.focal_length_mm,
                                   shape=stack.shape), warps] if has_breathing_metadata(stack) else None
         warps = refine_warps(stack, starts, motion="homography", max_side=max_side)
     elif method != "metadata":
@@ -100,7 +107,8 @@ def has_breathing_metadata(stack: FocalStack) -> bool:
     return stack.unit in ("m", "diopter") and stack.camera is not None and bool(stack.camera.focal_length_mm)
 
 
-def _focus_distances_m(stack: FocalStack) -> np.ndarray:
+def focus_distances_m(stack: FocalStack) -> np.ndarray:
+    """The focus distances of a stack with breathing metadata, in metres (diopters inverted); InputError otherwise."""
     if not has_breathing_metadata(stack):
         raise InputError("alignment from metadata needs focus positions in metres or diopters and the camera's "
                          "focal length (stack.json camera.focal_length_mm or EXIF); use --align ecc instead")

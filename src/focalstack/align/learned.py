@@ -1,0 +1,231 @@
+"""The learned alignment network of "Learning Depth from Focus in the Wild" (Won & Jeon, ECCV 2022, section 3.1).
+
+A three-level encoder-decoder looks at a (reference, target) pair of slices that the metadata field-of-view warp
+has already roughly aligned and returns the residual motion as three coefficients of three basis flows: a radial
+flow out of the image centre (the field-of-view error of a focus distance that the metadata got wrong) and x and
+y translations (the principal point's wander). Each decoder level warps the target's features with the flow so
+far (F-warp), concatenates them with the reference's, and adds the coefficients that an adaptive average pooling
+of its features gives, coarse to fine. The constrained flow is what survives defocus: a dense flow would chase
+blur, three global coefficients cannot.
+
+Training needs no ground truth: the robust loss rho(x) = (|x| + 0.01)^0.4 (Eq. 2) of the reference against the
+warped target. The flow's three coefficients are a warp of the library's convention (:mod:`.warps`): a
+magnification about the centre plus a shift, so the estimated warps compose with the metadata's and compare with
+the simulator's exact ones.
+
+This module imports torch; :mod:`focalstack.align` does not import it (the classical command stays light).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import InputError
+from .ecc import pixel_scale
+from .warps import compose, homogeneous, warp_to_reference
+
+WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "alignnet.safetensors"
+INPUT_SIDE = 384  # the long side the network sees at inference (coefficients do not depend on resolution)
+
+
+def robust_loss(diff: torch.Tensor, eps: float = 0.01, q: float = 0.4) -> torch.Tensor:
+    """rho(x) = (|x| + eps)^q, elementwise (Eq. 2 of Won & Jeon: q = 0.4, eps = 0.01)."""
+    return (diff.abs() + eps) ** q
+
+
+def _block(cin: int, cout: int, stride: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.LeakyReLU(0.1, inplace=True),
+                         nn.Conv2d(cout, cout, 3, 1, 1), nn.LeakyReLU(0.1, inplace=True))
+
+
+class BasisAlignNet(nn.Module):
+    """Reference and target grey images (B x 1 x H x W, any size) -> the coefficients (B x 3) of the radial,
+    x and y basis flows after each decoder level, coarse to fine (the last is the estimate).
+
+    Coefficients are in normalised coordinates (``grid_sample`` with ``align_corners=False``: u, v in [-1, 1]
+    across the image): the flow at (u, v) is alpha (u, v) + (beta, gamma), that is, in pixels, a
+    magnification 1 + alpha about the centre and a shift of (beta W / 2, gamma H / 2).
+
+    Args:
+        widths: channels of the three encoder levels (each halves the resolution). The default has 0.2M
+            parameters, the paper's size (0.195M).
+    """
+
+    def __init__(self, widths: Sequence[int] = (16, 32, 64)):
+        super().__init__()
+        self.widths = tuple(int(w) for w in widths)
+        chans = (1, *self.widths)
+        self.encoder = nn.ModuleList(_block(chans[i], chans[i + 1], 2) for i in range(3))
+        self.decoder = nn.ModuleList(_block(2 * w, w, 1) for w in self.widths)
+        self.heads = nn.ModuleList(nn.Linear(w, 3) for w in self.widths)
+        for head in self.heads:  # identity at the start: no flow until the data asks for one
+            nn.init.zeros_(head.weight)
+            nn.init.zeros_(head.bias)
+
+    def forward(self, reference: torch.Tensor, target: torch.Tensor) -> list[torch.Tensor]:
+        feats_ref, feats_tgt = self._encode(reference), self._encode(target)
+        coeffs = reference.new_zeros(reference.shape[0], 3)
+        out = []
+        for level in (2, 1, 0):
+            warped = warp_by_coefficients(feats_tgt[level], coeffs)
+            x = self.decoder[level](torch.cat([feats_ref[level], warped], 1))
+            coeffs = coeffs + 0.05 * self.heads[level](F.adaptive_avg_pool2d(x, 1).flatten(1))
+            out.append(coeffs)
+        return out
+
+    def _encode(self, image: torch.Tensor) -> list[torch.Tensor]:
+        feats, x = [], image
+        for block in self.encoder:
+            x = block(x)
+            feats.append(x)
+        return feats
+
+
+def basis_grid(coeffs: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """The sampling grid (B x H x W x 2, ``grid_sample``'s normalised coordinates, ``align_corners=False``)
+    of the flow alpha (u, v) + (beta, gamma) added to the identity."""
+    v = (torch.arange(height, device=coeffs.device, dtype=coeffs.dtype) * 2 + 1) / height - 1
+    u = (torch.arange(width, device=coeffs.device, dtype=coeffs.dtype) * 2 + 1) / width - 1
+    vv, uu = torch.meshgrid(v, u, indexing="ij")
+    base = torch.stack([uu, vv], -1)[None]  # 1, H, W, 2
+    alpha, shift = coeffs[:, 0, None, None, None], coeffs[:, None, None, 1:]
+    return base * (1 + alpha) + shift
+
+
+def warp_by_coefficients(image: torch.Tensor, coeffs: torch.Tensor) -> torch.Tensor:
+    """``image`` (B x C x H x W) seen through the basis flow: out(p) = image(p + D(p)), bilinear, border kept."""
+    grid = basis_grid(coeffs, image.shape[-2], image.shape[-1])
+    return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def coefficients_to_warp(coeffs: np.ndarray | Sequence[float], shape: tuple[int, int]) -> np.ndarray:
+    """The 3 x 3 pixel warp (reference pixel -> target pixel, :mod:`.warps`) of one coefficient triple for an
+    image of ``shape`` = (H, W): x' = (1 + alpha)(x - cx) + cx + beta W / 2, and likewise for y."""
+    alpha, beta, gamma = (float(c) for c in coeffs)
+    h, w = shape
+    cx, cy = (w - 1) / 2, (h - 1) / 2
+    return np.array([[1 + alpha, 0, -alpha * cx + beta * w / 2],
+                     [0, 1 + alpha, -alpha * cy + gamma * h / 2],
+                     [0, 0, 1.0]])
+
+
+def normalise(grey: torch.Tensor) -> torch.Tensor:
+    """Zero mean, unit standard deviation per image (B x 1 x H x W): the network and its loss ignore gain and
+    offset (vignetting and exposure differences between slices)."""
+    mean = grey.mean(dim=(-2, -1), keepdim=True)
+    std = grey.std(dim=(-2, -1), keepdim=True)
+    return (grey - mean) / (std + 1e-3)
+
+
+def alignment_loss(outputs: list[torch.Tensor], reference: torch.Tensor, target: torch.Tensor,
+                   level_weights: Sequence[float] = (0.25, 0.5, 1.0), blur: float = 1.0) -> torch.Tensor:
+    """Eq. 2: the robust difference of the reference and the target warped by each level's coefficients
+    (normalised grey images, B x 1 x H x W), mean over the pixels that the warp keeps inside the target, weighted
+    over the levels (coarse to fine). Both images are smoothed by a Gaussian of ``blur`` pixels first, which
+    evens out a little of their different defocus."""
+    if blur > 0:
+        reference, target = _gaussian(reference, blur), _gaussian(target, blur)
+    total = reference.new_zeros(())
+    for weight, coeffs in zip(level_weights, outputs):
+        grid = basis_grid(coeffs, reference.shape[-2], reference.shape[-1])
+        warped = F.grid_sample(target, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        inside = (grid.abs() <= 1).all(-1, keepdim=True).permute(0, 3, 1, 2).to(reference.dtype)
+        total = total + weight * (robust_loss(warped - reference) * inside).sum() / inside.sum().clamp_min(1)
+    return total / sum(level_weights)
+
+
+def _gaussian(image: torch.Tensor, sigma: float) -> torch.Tensor:
+    radius = max(1, int(round(3 * sigma)))
+    x = torch.arange(-radius, radius + 1, dtype=image.dtype, device=image.device)
+    k = torch.exp(-0.5 * (x / sigma) ** 2)
+    k = k / k.sum()
+    image = F.conv2d(F.pad(image, (radius, radius, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
+    return F.conv2d(F.pad(image, (0, 0, radius, radius), mode="replicate"), k.view(1, 1, -1, 1))
+
+
+# ---------------------------------------------------------------------------------------------------- inference
+
+def load_alignment_net(path: str | Path | None = None, *, device: str | torch.device = "cpu") -> BasisAlignNet:
+    """The released alignment network (``focalstack/weights/alignnet.safetensors``), or weights at ``path``."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    path = Path(path) if path is not None else WEIGHTS
+    if not path.is_file():
+        raise InputError(f"alignment network weights not found: {path}")
+    with safe_open(str(path), "pt") as handle:
+        meta = handle.metadata() or {}
+    widths = json.loads(meta.get("widths", "[16, 32, 64]"))
+    model = BasisAlignNet(widths)
+    model.load_state_dict(load_file(str(path)))
+    return model.to(device).eval()
+
+
+def save_alignment_net(model: BasisAlignNet, path: str | Path, metadata: dict | None = None) -> Path:
+    """Write the network's weights (safetensors) with its widths and ``metadata`` (JSON values) in the header."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"widths": json.dumps(list(model.widths)), **{k: json.dumps(v) for k, v in (metadata or {}).items()}}
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(path), metadata=meta)
+    return path
+
+
+def grey_input(image: np.ndarray, side: int = INPUT_SIDE) -> np.ndarray:
+    """A slice as the network's input: grey float32, area-resized to at most ``side`` pixels on the long side."""
+    image = np.asarray(image, np.float32)
+    grey = image.mean(axis=2) if image.ndim == 3 else image
+    h, w = grey.shape
+    factor = max(1.0, max(h, w) / side)
+    size = (max(16, round(w / factor)), max(16, round(h / factor)))
+    return cv2.resize(grey, size, interpolation=cv2.INTER_AREA) if size != (w, h) else np.ascontiguousarray(grey)
+
+
+@torch.no_grad()
+def learned_warps(slices: Sequence[np.ndarray], initial: np.ndarray | None = None, *, reference: int = 0,
+                  model: BasisAlignNet | None = None, side: int = INPUT_SIDE) -> np.ndarray:
+    """Warps (N x 3 x 3, reference frame -> slice) from the alignment network, on top of ``initial`` warps.
+
+    Each slice is resampled through its initial warp (the metadata's field-of-view warp, or none), and the
+    network estimates the residual of every slice against the reference slice directly, as in the paper:
+    the result is ``initial[n] o residual[n]``.
+
+    Args:
+        slices: N images (H x W [x C], float32 in [0, 1]): an array or a lazily decoded stack (each slice
+            is read once and kept only as a grey image of at most ``side`` pixels).
+        initial: N x 3 x 3 (or N x 2 x 3) starting warps; identities when ``None``.
+        reference: the slice whose frame is the reference.
+        model: the network (the released one when ``None``).
+        side: the long side of the images the network sees.
+    """
+    model = model if model is not None else load_alignment_net()
+    n = len(slices)
+    h, w = np.asarray(slices[0]).shape[:2]
+    initial = np.tile(np.eye(3), (n, 1, 1)) if initial is None else homogeneous(initial)
+    device = next(model.parameters()).device
+
+    def prepared(k: int) -> torch.Tensor:
+        small = grey_input(slices[k], side)
+        if not np.allclose(initial[k], np.eye(3)):  # the initial warp, re-expressed in the small image's pixels
+            scale = pixel_scale((w, h), (small.shape[1], small.shape[0]))
+            small = warp_to_reference(small, np.linalg.inv(scale) @ initial[k] @ scale)
+        return normalise(torch.from_numpy(small)[None, None].to(device))
+
+    ref = prepared(reference)
+    out = initial.copy()
+    for k in range(n):
+        if k == reference:
+            continue
+        coeffs = model(ref, prepared(k))[-1][0].cpu().numpy()
+        out[k] = compose(initial[k], coefficients_to_warp(coeffs, (h, w)))
+    return out
