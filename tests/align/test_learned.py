@@ -2,7 +2,6 @@
 without ground truth, and the released weights on simulated stacks with known warps."""
 
 import numpy as np
-import pytest
 import torch
 
 from focalstack.align import warp_error_px, warp_to_reference

@@ -27,8 +27,6 @@ import torch
 
 from ..align import breathing_warps, has_breathing_metadata, relative_to, warp_error_px
 from ..align.ecc import pixel_scale
-from ..align.stack_alignment import focus_distances_m
-from ..align.warps import warp_to_reference
 from ..align.learned import (
     BasisAlignNet,
     alignment_loss,
@@ -38,6 +36,8 @@ from ..align.learned import (
     save_alignment_net,
     warp_by_coefficients,
 )
+from ..align.stack_alignment import focus_distances_m
+from ..align.warps import warp_to_reference
 from ..errors import InputError
 from ..io.stackdir import read_stack
 from ..stack import FocalStack
@@ -161,8 +161,10 @@ def train_alignment_net(train: Sequence[str | Path], out: str | Path, *, val: Se
     log(f"{len(train_stacks)} training stacks, {len(val_stacks)} validation stacks")
     model = BasisAlignNet(config.widths)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.99))
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda s: min(1.0, (s + 1) / 100) * 0.5 * (1 + math.cos(math.pi * min(s, config.steps) / config.steps)))
+    def factor(step: int) -> float:  # warm-up, then cosine
+        return min(1.0, (step + 1) / 100) * 0.5 * (1 + math.cos(math.pi * min(step, config.steps) / config.steps))
+
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, factor)
     start, best = 0, math.inf
     checkpoint = out / "last.pt"
     if resume and checkpoint.is_file():
