@@ -15,9 +15,18 @@ MSE (metres², ``focalstack eval``'s protocol) of each depth method on one split
 ground truth's frame. The ground truth lies in the simulated camera's ideal frame, which no slice shares (each
 has its own principal-point shift), so only the last variant is registered with it exactly.
 
+With ``--table4`` it reproduces Table 4 of "Learning Depth from Focus in the Wild" (Won & Jeon, ECCV 2022):
+for each alignment (none, field of view only, ECC ``auto``, homography, learned + field of view) the depth error of
+one depth method (``--table4-depth``, default ``dffwild_light``) on the suite's ``-real`` splits at 256x256 (breathing,
+focus-distance errors and principal-point shifts) and on ``--hd`` stacks of 1920x1080 dead-leaves scenes through
+the phone camera with the same imperfections (made once under ``--suite-dir/table4-hd``), with the seconds of the
+alignment per stack. The ground truth is resampled (nearest) into the nearest-focus slice's frame with the exact
+warp, so that a perfect alignment scores the depth method's own error.
+
 Usage:
     python benchmarks/bench_align.py [--suite-dir .focalstack-suite] [--methods none,metadata,...] [--limit N]
     python benchmarks/bench_align.py --depth sml daifnet [--split phone-real]
+    python benchmarks/bench_align.py --table4 [--table4-depth dffwild_light] [--hd 4]
 """
 
 from __future__ import annotations
@@ -29,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from focalstack.align import align, relative_to, warp_error_px, warp_to_reference
+from focalstack.align import align, invert, relative_to, warp_error_px, warp_to_reference
 from focalstack.eval.datasets.base import Sample
 from focalstack.eval.runner import score_sample
 from focalstack.eval.suite import build_suite
@@ -45,9 +54,16 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="stacks per split")
     parser.add_argument("--depth", nargs="*", default=None, help="depth methods to score on aligned stacks")
     parser.add_argument("--split", default="phone-real")
+    parser.add_argument("--table4", action="store_true", help="the paper's Table 4 (see the module docstring)")
+    parser.add_argument("--table4-depth", default="dffwild_light")
+    parser.add_argument("--table4-align", default="none,metadata,auto,homography,learned")
+    parser.add_argument("--hd", type=int, default=4, help="1920x1080 stacks for --table4 (0: none)")
     args = parser.parse_args()
     methods = args.methods.split(",")
     splits = build_suite(args.suite_dir)
+    if args.table4:
+        table4(splits, args)
+        return
     if args.depth:
         depth_table(splits[args.split].folders[: args.limit], args.depth)
         return
@@ -87,6 +103,62 @@ def depth_table(folders, names: list[str]) -> None:
     print("|---|" + "---:|" * len(methods))
     for variant in variants:
         print(f"| {variant} | " + " | ".join(f"{np.mean(mse[variant, m]):.4g}" for m in methods) + " |")
+
+
+TABLE4_METRICS = ("mae", "mse", "rmse_log", "abs_rel", "sq_rel", "delta1", "delta2", "delta3")
+TABLE4_NAMES = {"none": "w/o alignment", "metadata": "w/ initial FoVs (metadata)", "auto": "ECC (auto)",
+                "homography": "homography (ECC)", "learned": "learned + FoVs"}
+
+
+def table4(splits, args) -> None:
+    groups = {"256x256 (suite -real splits)": [f for name, d in splits.items() if name.endswith("-real")
+                                               for f in d.folders[: args.limit]]}
+    if args.hd:
+        groups["1920x1080 (dead leaves, phone)"] = hd_stacks(args.suite_dir / "table4-hd", args.hd)
+    depth = resolve_method(args.table4_depth)
+    print(f"Depth by `{args.table4_depth}`; metres; seconds: alignment per stack (median).\n")
+    print("| size | alignment | " + " | ".join(TABLE4_METRICS) + " | warp error px | s / stack |")
+    print("|---|---|" + "---:|" * (len(TABLE4_METRICS) + 2))
+    for group, folders in groups.items():
+        rows = {m: ([], [], []) for m in args.table4_align.split(",")}
+        for folder in folders:
+            sim = read_simulated(folder)
+            stack = sim.to_focal_stack()
+            exact = np.asarray(sim.warps, np.float64)
+            truth = warp_to_reference(sim.depth_m, invert(exact[0]), nearest=True)
+            valid = warp_to_reference(sim.valid.astype(np.float32), invert(exact[0]), nearest=True) > 0.5
+            for method, (scores, errors, seconds) in rows.items():
+                start = time.perf_counter()
+                result = align(stack, method=method)
+                seconds.append(time.perf_counter() - start)
+                errors.extend(np.delete(warp_error_px(result.warps, relative_to(exact, 0), stack.shape), 0))
+                sample = Sample(name=folder.name, stack=result.stack, depth=truth, valid=valid)
+                scores.append(score_sample(sample, depth(result.stack)))
+        for method, (scores, errors, seconds) in rows.items():
+            means = [np.mean([s[k] for s in scores]) for k in TABLE4_METRICS]
+            print(f"| {group} | {TABLE4_NAMES.get(method, method)} | " + " | ".join(f"{v:.4f}" for v in means)
+                  + f" | {np.mean(errors):.2f} | {statistics.median(seconds):.3f} |")
+
+
+def hd_stacks(root: Path, count: int) -> list[Path]:
+    """``count`` phone stacks of 5 x 1920x1080 with every camera imperfection (written once, fixed seeds)."""
+    from dataclasses import replace
+
+    from focalstack.simulate import CameraEffects, dead_leaves_scene, simulate_stack
+    from focalstack.simulate.camera import PROFILES
+    from focalstack.simulate.dataset import write_stack
+
+    phone = replace(PROFILES["phone"], working_scale=4032 / 1920)  # a phone photo read out at 1920 px wide
+    folders = []
+    for k in range(count):
+        folder = root / f"{k:06d}"
+        if not (folder / "stack.json").is_file():
+            rng = np.random.default_rng(20261204 + k)
+            scene = dead_leaves_scene(rng, size=(1080, 1920), depth_range_m=phone.depth_range_m)
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            write_stack(simulate_stack(scene, phone, num_slices=5, effects=CameraEffects(), rng=rng), folder)
+        folders.append(folder)
+    return folders
 
 
 def _warped(stack: FocalStack, warps: np.ndarray) -> FocalStack:

@@ -77,3 +77,23 @@ def test_training_reads_no_ground_truth(tmp_path):
     rows = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
     assert len(rows) == 2 and "error_px" not in rows[-1]  # no warps anywhere: selected by the loss
     assert load_alignment_net(path).widths == (16, 32, 64)
+
+
+def test_train_align_command(tmp_path):
+    """`focalstack train-align`: trains on a folder of stacks; no stacks is a clear error with exit 2."""
+    from typer.testing import CliRunner
+
+    from focalstack.cli import app
+    from focalstack.io.stackdir import write_stack
+    from focalstack.stack import FocalStack
+
+    rng = np.random.default_rng(2)
+    for k in range(2):
+        write_stack(FocalStack(rng.random((3, 48, 48)).astype(np.float32), unit="index"), tmp_path / "d" / f"s{k}")
+    ok = CliRunner().invoke(app, ["train-align", str(tmp_path / "d"), "-o", str(tmp_path / "run"), "--steps", "2",
+                                  "--batch", "2", "--val", str(tmp_path / "d" / "s0")])
+    assert ok.exit_code == 0, ok.output
+    assert (tmp_path / "run" / "alignnet.safetensors").is_file()
+    (tmp_path / "empty").mkdir()
+    bad = CliRunner().invoke(app, ["train-align", str(tmp_path / "empty"), "-o", str(tmp_path / "run2")])
+    assert bad.exit_code == 2 and "no stack folders" in bad.output and "Traceback" not in bad.output

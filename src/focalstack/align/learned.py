@@ -194,16 +194,18 @@ def grey_input(image: np.ndarray, side: int = INPUT_SIDE) -> np.ndarray:
 @torch.no_grad()
 def learned_warps(slices: Sequence[np.ndarray], initial: np.ndarray | None = None, *, reference: int = 0,
                   model: BasisAlignNet | None = None, side: int = INPUT_SIDE) -> np.ndarray:
-    """Warps (N x 3 x 3, reference frame -> slice) from the alignment network, on top of ``initial`` warps.
+    """Warps (N x 3 x 3, reference frame -> slice) from the alignment network.
 
-    Each slice is resampled through its initial warp (the metadata's field-of-view warp, or none), and the
-    network estimates the residual of every slice against the reference slice directly, as in the paper:
-    the result is ``initial[n] o residual[n]``.
+    With ``initial`` warps (the metadata's field-of-view warps), each slice is resampled through its own and
+    the network estimates the residual against the reference slice directly, as in the paper: the result is
+    ``initial[n] o residual[n]``. Without them (no metadata: a microscope, a focus rail), each slice is
+    registered to its neighbour nearer the reference, already aligned, starting from the neighbour's warp, so
+    that a magnification too large for one step accumulates along the chain.
 
     Args:
         slices: N images (H x W [x C], float32 in [0, 1]): an array or a lazily decoded stack (each slice
             is read once and kept only as a grey image of at most ``side`` pixels).
-        initial: N x 3 x 3 (or N x 2 x 3) starting warps; identities when ``None``.
+        initial: N x 3 x 3 (or N x 2 x 3) starting warps, or ``None`` (chained, see above).
         reference: the slice whose frame is the reference.
         model: the network (the released one when ``None``).
         side: the long side of the images the network sees.
@@ -211,21 +213,22 @@ def learned_warps(slices: Sequence[np.ndarray], initial: np.ndarray | None = Non
     model = model if model is not None else load_alignment_net()
     n = len(slices)
     h, w = np.asarray(slices[0]).shape[:2]
-    initial = np.tile(np.eye(3), (n, 1, 1)) if initial is None else homogeneous(initial)
+    chained = initial is None
+    out = np.tile(np.eye(3), (n, 1, 1)) if chained else homogeneous(initial)
     device = next(model.parameters()).device
+    small = [grey_input(slices[k], side) for k in range(n)]
+    scale = pixel_scale((w, h), (small[0].shape[1], small[0].shape[0]))
 
-    def prepared(k: int) -> torch.Tensor:
-        small = grey_input(slices[k], side)
-        if not np.allclose(initial[k], np.eye(3)):  # the initial warp, re-expressed in the small image's pixels
-            scale = pixel_scale((w, h), (small.shape[1], small.shape[0]))
-            small = warp_to_reference(small, np.linalg.inv(scale) @ initial[k] @ scale)
-        return normalise(torch.from_numpy(small)[None, None].to(device))
+    def seen_through(k: int, warp: np.ndarray) -> torch.Tensor:
+        image = small[k] if np.allclose(warp, np.eye(3)) else warp_to_reference(
+            small[k], np.linalg.inv(scale) @ warp @ scale)
+        return normalise(torch.from_numpy(np.ascontiguousarray(image, np.float32))[None, None].to(device))
 
-    ref = prepared(reference)
-    out = initial.copy()
-    for k in range(n):
-        if k == reference:
-            continue
-        coeffs = model(ref, prepared(k))[-1][0].cpu().numpy()
-        out[k] = compose(initial[k], coefficients_to_warp(coeffs, (h, w)))
+    ref = seen_through(reference, out[reference])
+    for k in [*range(reference + 1, n), *range(reference - 1, -1, -1)]:
+        neighbour = k - 1 if k > reference else k + 1
+        start = out[neighbour] if chained else out[k]
+        template = seen_through(neighbour, out[neighbour]) if chained else ref
+        coeffs = model(template, seen_through(k, start))[-1][0].cpu().numpy()
+        out[k] = compose(start, coefficients_to_warp(coeffs, (h, w)))
     return out

@@ -37,10 +37,11 @@ def is_affine(warp: np.ndarray, tol: float = 1e-12) -> bool:
     return bool(np.all(np.abs(w[..., 2, :2]) <= tol) and np.allclose(w[..., 2, 2], 1.0, atol=tol))
 
 
-def warp_to_reference(image: np.ndarray, warp: np.ndarray) -> np.ndarray:
+def warp_to_reference(image: np.ndarray, warp: np.ndarray, *, nearest: bool = False) -> np.ndarray:
     """Resample one slice (H x W or H x W x C, float32) into the reference frame with its warp.
 
-    Bilinear; pixels that fall outside the slice mirror its border (``BORDER_REFLECT101``).
+    Bilinear (nearest neighbour with ``nearest``: depth maps, masks); pixels that fall outside the slice
+    mirror its border (``BORDER_REFLECT101``).
 
     Example:
         >>> img = np.random.rand(8, 8).astype(np.float32)
@@ -49,7 +50,7 @@ def warp_to_reference(image: np.ndarray, warp: np.ndarray) -> np.ndarray:
     """
     h, w = image.shape[:2]
     matrix = homogeneous(warp)
-    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    flags = (cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR) | cv2.WARP_INVERSE_MAP
     if is_affine(matrix):
         out = cv2.warpAffine(image, matrix[:2], (w, h), flags=flags, borderMode=cv2.BORDER_REFLECT101)
     else:

@@ -3,7 +3,7 @@
 Exit status: 0 on success, 2 on bad input (one line on stderr, no traceback), 130 when
 interrupted. Results are written atomically: all files or none. One module per group of commands:
 :mod:`.stacks` (depth, align, models), :mod:`.data` (simulate, simulate-mix), :mod:`.evaluate`
-(eval), :mod:`.training` (train, export-weights), :mod:`.inspect` (inspect), :mod:`.view` (view);
+(eval), :mod:`.training` (train, train-align, export-weights), :mod:`.inspect` (inspect), :mod:`.view` (view);
 :mod:`._common` holds what they share.
 """
 
@@ -26,7 +26,8 @@ app = typer.Typer(
 )
 for command, name in ((stacks.depth, None), (stacks.align_command, "align"), (stacks.models, None),
                       (data.simulate, None), (data.simulate_mix, "simulate-mix"), (evaluate.evaluate_command, "eval"),
-                      (training.train, None), (training.export_weights_command, "export-weights"),
+                      (training.train, None), (training.train_align, "train-align"),
+                      (training.export_weights_command, "export-weights"),
                       (inspect.inspect_command, "inspect"), (view.view_command, "view")):
     app.command(name)(command)
 

@@ -1,4 +1,4 @@
-"""``focalstack train`` and ``export-weights``."""
+"""``focalstack train``, ``train-align`` and ``export-weights``."""
 
 from __future__ import annotations
 
@@ -62,3 +62,28 @@ def export_weights_command(
     except (InputError, OSError) as exc:
         fail(exc)
     typer.echo(f"wrote {out}", err=True)
+
+
+def train_align(
+    data: list[Path] = typer.Argument(..., metavar="DATA_DIR...", help="Folders of stacks (each with a stack.json; simulated datasets, a mix "
+                                      "or one's own stacks); no ground truth is read."),
+    out: Path = typer.Option(..., "-o", "--out", help="Run folder: last.pt, metrics.jsonl, alignnet.safetensors."),
+    val: list[Path] = typer.Option([], "--val", help="Validation stacks (scored by the warp error when they carry the "
+                                   "simulator's exact warps, else by the loss). Default: every 10th training stack."),
+    steps: int = typer.Option(3000, help="Training steps."),
+    batch: int = typer.Option(8, help="Pairs of slices per step."),
+    seed: int = typer.Option(0, help="Seed of the batches and the initial weights."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from OUT/last.pt."),
+) -> None:
+    """Train the learned 3-basis alignment network (--align learned) without ground truth (docs/alignment.md)."""
+    from ..train.align import AlignTrainConfig, split_folders, stack_folders, train_alignment_net
+
+    try:
+        folders = stack_folders(data)
+        train_set, val_set = (folders, stack_folders(val)) if val else split_folders(folders)
+        path = train_alignment_net(train_set, out, val=val_set,
+                                   config=AlignTrainConfig(steps=steps, batch=batch, seed=seed), resume=resume,
+                                   log=lambda line: typer.echo(line, err=True))
+    except (InputError, OSError) as exc:
+        fail(exc)
+    typer.echo(f"weights: {path}", err=True)

@@ -3,7 +3,8 @@
 Data: stack folders (the simulator's layout, or one's own stacks with a ``stack.json``). Every stack is read once,
 each slice taken to the network's working size as a grey image and resampled through the metadata's field-of-view
 warp when the stack has that metadata (the paper's first alignment step, which the network refines). A training
-pair is the reference (nearest-focus) slice and another slice of the same stack, both flipped and rotated alike,
+pair is two slices of the same stack (the nearer one as the reference: the direct and the chained use), both
+flipped and rotated alike,
 the target additionally moved by a random known basis warp (a wider range of residual motions than the cameras
 give) and its gain jittered. The loss is Eq. 2's robust difference (:func:`~focalstack.align.learned.alignment_loss`),
 which reads no depth, no all-in-focus image and no warps.
@@ -53,7 +54,7 @@ class AlignTrainConfig:
     crop: int = 160  # training crops of the side-pixel images (the basis flows are about the crop's centre)
     lr: float = 1e-3
     seed: int = 0
-    max_scale: float = 0.015  # random extra magnification of the target, +-
+    max_scale: float = 0.025  # random extra magnification of the target, +-
     max_shift: float = 0.03  # random extra shift, +- (normalised: 0.03 = 1.5 % of the side)
     val_every: int = 250
     widths: tuple[int, int, int] = (16, 32, 64)
@@ -106,8 +107,8 @@ def _batch(stacks: list[_Stack], config: AlignTrainConfig, rng: np.random.Genera
     refs, tgts, moves = [], [], []
     for _ in range(config.batch):
         s = stacks[rng.integers(len(stacks))]
-        n = int(rng.integers(1, len(s.greys)))
-        ref, tgt = s.greys[0], s.greys[n]
+        i, j = sorted(rng.choice(len(s.greys), 2, replace=False))  # the direct (0, j) and the chained (j-1, j) cases
+        ref, tgt = s.greys[i], s.greys[j]
         k = int(rng.integers(4))
         flip = bool(rng.integers(2))
         ref, tgt = np.rot90(ref, k), np.rot90(tgt, k)
