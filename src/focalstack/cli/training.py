@@ -65,8 +65,8 @@ def export_weights_command(
 
 
 def train_align(
-    data: list[Path] = typer.Argument(..., metavar="DATA_DIR...", help="Folders of stacks (each with a stack.json; simulated datasets, a mix "
-                                      "or one's own stacks); no ground truth is read."),
+    data: list[Path] = typer.Argument(..., metavar="DATA_DIR...", help="Folders of stacks (each with a stack.json; "
+                                      "simulated datasets, a mix or one's own stacks); no ground truth is read."),
     out: Path = typer.Option(..., "-o", "--out", help="Run folder: last.pt, metrics.jsonl, alignnet.safetensors."),
     val: list[Path] = typer.Option([], "--val", help="Validation stacks (scored by the warp error when they carry the "
                                    "simulator's exact warps, else by the loss). Default: every 10th training stack."),
