@@ -192,20 +192,22 @@ def grey_input(image: np.ndarray, side: int = INPUT_SIDE) -> np.ndarray:
 
 
 @torch.no_grad()
-def learned_warps(slices: Sequence[np.ndarray], initial: np.ndarray | None = None, *, reference: int = 0,
-                  model: BasisAlignNet | None = None, side: int = INPUT_SIDE) -> np.ndarray:
+def learned_warps(slices: Sequence[np.ndarray], initial: np.ndarray | Sequence[np.ndarray] | None = None, *,
+                  reference: int = 0, model: BasisAlignNet | None = None, side: int = INPUT_SIDE) -> np.ndarray:
     """Warps (N x 3 x 3, reference frame -> slice) from the alignment network.
 
     With ``initial`` warps (the metadata's field-of-view warps), each slice is resampled through its own and
     the network estimates the residual against the reference slice directly, as in the paper: the result is
-    ``initial[n] o residual[n]``. Without them (no metadata: a microscope, a focus rail), each slice is
+    ``initial[n] o residual[n]``. ``initial`` may also be a list of alternative warp sets (the metadata's and
+    none, for a lens that may not breathe): each slice keeps the result whose robust difference (Eq. 2) to the
+    reference is smallest. Without ``initial`` (no metadata: a microscope, a focus rail), each slice is
     registered to its neighbour nearer the reference, already aligned, starting from the neighbour's warp, so
     that a magnification too large for one step accumulates along the chain.
 
     Args:
         slices: N images (H x W [x C], float32 in [0, 1]): an array or a lazily decoded stack (each slice
             is read once and kept only as a grey image of at most ``side`` pixels).
-        initial: N x 3 x 3 (or N x 2 x 3) starting warps, or ``None`` (chained, see above).
+        initial: N x 3 x 3 (or N x 2 x 3) starting warps, a list of such alternatives, or ``None``.
         reference: the slice whose frame is the reference.
         model: the network (the released one when ``None``).
         side: the long side of the images the network sees.
@@ -214,7 +216,9 @@ def learned_warps(slices: Sequence[np.ndarray], initial: np.ndarray | None = Non
     n = len(slices)
     h, w = np.asarray(slices[0]).shape[:2]
     chained = initial is None
-    out = np.tile(np.eye(3), (n, 1, 1)) if chained else homogeneous(initial)
+    starts = [np.tile(np.eye(3), (n, 1, 1))] if chained else [
+        homogeneous(x) for x in (initial if isinstance(initial, (list, tuple)) else [initial])]
+    out = starts[0].copy()
     device = next(model.parameters()).device
     small = [grey_input(slices[k], side) for k in range(n)]
     scale = pixel_scale((w, h), (small[0].shape[1], small[0].shape[0]))
@@ -224,11 +228,21 @@ def learned_warps(slices: Sequence[np.ndarray], initial: np.ndarray | None = Non
             small[k], np.linalg.inv(scale) @ warp @ scale)
         return normalise(torch.from_numpy(np.ascontiguousarray(image, np.float32))[None, None].to(device))
 
-    ref = seen_through(reference, out[reference])
     for k in [*range(reference + 1, n), *range(reference - 1, -1, -1)]:
         neighbour = k - 1 if k > reference else k + 1
-        start = out[neighbour] if chained else out[k]
-        template = seen_through(neighbour, out[neighbour]) if chained else ref
-        coeffs = model(template, seen_through(k, start))[-1][0].cpu().numpy()
-        out[k] = compose(start, coefficients_to_warp(coeffs, (h, w)))
+        template = seen_through(neighbour, out[neighbour]) if chained else seen_through(reference, out[reference])
+        tries = []
+        for start in ([out[neighbour]] if chained else [s[k] for s in starts]):
+            coeffs = model(template, seen_through(k, start))[-1][0].cpu().numpy()
+            warp = compose(start, coefficients_to_warp(coeffs, (h, w)))
+            score = _difference(template, seen_through(k, warp)) if len(starts) > 1 else 0.0
+            tries.append((score, warp))
+        out[k] = min(tries, key=lambda t: t[0])[1]
     return out
+
+
+def _difference(a: torch.Tensor, b: torch.Tensor, border: float = 0.05) -> float:
+    """Mean robust difference (Eq. 2) of two normalised images, smoothed, inside a border of 5 %."""
+    a, b = _gaussian(a, 1.0), _gaussian(b, 1.0)
+    my, mx = int(border * a.shape[-2]) + 1, int(border * a.shape[-1]) + 1
+    return float(robust_loss(normalise(b) - normalise(a))[..., my:-my, mx:-mx].mean())

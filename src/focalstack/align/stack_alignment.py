@@ -50,8 +50,9 @@ def align(stack: FocalStack, *, method: str = "auto", max_side: int = 512) -> Al
           metadata, from both the metadata warp and no warp, keeping the better-correlated.
         - ``"learned"``: the metadata warp, then the residual magnification and shift of every slice
           against the reference from the learned 3-basis alignment network (:mod:`.learned`; Won & Jeon,
-          ECCV 2022, section 3.1); without the metadata, the network along the slice chain, each slice
-          against its aligned neighbour. Imports torch.
+          ECCV 2022, section 3.1); as with ``auto``, the network also starts from no warp and each slice
+          keeps the result that matches the reference better; without the metadata, the network along the
+          slice chain, each slice against its aligned neighbour. Imports torch.
         - ``"auto"``: with the metadata, each slice refined by an ECC translation from both the
           metadata warp and no warp, keeping the better-correlated (lenses that do not breathe, such
           as a microscope focused by moving its stage, or a telecentric lens, stay unwarped); without
@@ -92,7 +93,7 @@ def align(stack: FocalStack, *, method: str = "auto", max_side: int = 512) -> Al
     elif method == "learned":
         from .learned import learned_warps  # torch: imported only when asked for
 
-        warps = learned_warps(stack, warps if has_breathing_metadata(stack) else None)
+        warps = learned_warps(stack, [warps, identity_warps(len(stack))] if has_breathing_metadata(stack) else None)
     elif method == "homography":
         starts = [breathing_warps(focus_distances_m(stack), focal_length_mm=stack.camera.focal_length_mm,
                                   shape=stack.shape), warps] if has_breathing_metadata(stack) else None
