@@ -32,7 +32,7 @@ from ..errors import InputError
 from .ecc import pixel_scale
 from .warps import compose, homogeneous, warp_to_reference
 
-WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "alignnet.safetensors"
+WEIGHTS = Path(__file__).resolve().parents[1] / "models" / "weights" / "alignnet.safetensors"
 INPUT_SIDE = 384  # the long side the network sees at inference (coefficients do not depend on resolution)
 
 
@@ -154,7 +154,7 @@ def _gaussian(image: torch.Tensor, sigma: float) -> torch.Tensor:
 # ---------------------------------------------------------------------------------------------------- inference
 
 def load_alignment_net(path: str | Path | None = None, *, device: str | torch.device = "cpu") -> BasisAlignNet:
-    """The released alignment network (``focalstack/weights/alignnet.safetensors``), or weights at ``path``."""
+    """The released alignment network (``focalstack/models/weights/alignnet.safetensors``), or weights at ``path``."""
     from safetensors import safe_open
     from safetensors.torch import load_file
 
