@@ -2,6 +2,7 @@
 without ground truth, and the released weights on simulated stacks with known warps."""
 
 import numpy as np
+import pytest
 import torch
 
 from focalstack.align import warp_error_px, warp_to_reference
@@ -26,8 +27,23 @@ def test_basis_flow_is_the_pixel_warp(synth):
     np.testing.assert_allclose(ours[0, 0].numpy()[4:-4, 4:-4], theirs[4:-4, 4:-4], atol=1e-4)
 
 
-def test_paper_sized_network_is_identity_at_start():
-    model = BasisAlignNet()
+def test_least_squares_head_fits_the_basis_exactly():
+    """Evidence that is exactly a basis flow (any weights) gives back its coefficients."""
+    from focalstack.align.learned import _basis_fit
+
+    h, w = 12, 20
+    v = (torch.arange(h) * 2 + 1) / h - 1
+    u = (torch.arange(w) * 2 + 1) / w - 1
+    vv, uu = torch.meshgrid(v, u, indexing="ij")
+    alpha, beta, gamma = 0.3, -0.2, 0.5
+    logits = torch.randn(h, w)
+    evidence = torch.stack([alpha * uu + beta, alpha * vv + gamma, logits])[None].double()
+    np.testing.assert_allclose(_basis_fit(evidence, ridge=0.0)[0].numpy(), [alpha, beta, gamma], atol=1e-9)
+
+
+@pytest.mark.parametrize("head", ["lsq", "pool"])
+def test_paper_sized_network_is_identity_at_start(head):
+    model = BasisAlignNet(head=head)
     assert 190_000 < sum(p.numel() for p in model.parameters()) < 230_000  # the paper's 0.195M
     images = torch.rand(2, 1, 48, 64)
     outputs = model(images, images.flip(-1))

@@ -54,21 +54,38 @@ class BasisAlignNet(nn.Module):
     across the image): the flow at (u, v) is alpha (u, v) + (beta, gamma), that is, in pixels, a
     magnification 1 + alpha about the centre and a shift of (beta W / 2, gamma H / 2).
 
+    Each decoder level turns its features into coefficients by pooling over the image (the paper's adaptive
+    average pooling), in one of two ways:
+
+    - ``head="pool"``: a linear layer on the average-pooled features (the paper's text);
+    - ``head="lsq"``: per-pixel flow evidence (dx, dy) and a weight, then the weighted least-squares fit of the
+      three basis flows to it (pooled sums of the evidence times the basis). Pooled features alone cannot
+      tell a magnification from no motion, since a magnification moves opposite corners in opposite
+      directions and their features cancel in the average; the fit weights each pixel's evidence by its
+      position.
+
     Args:
         widths: channels of the three encoder levels (each halves the resolution). The default has 0.2M
             parameters, the paper's size (0.195M).
+        head: ``"lsq"`` or ``"pool"`` (above).
     """
 
-    def __init__(self, widths: Sequence[int] = (16, 32, 64)):
+    def __init__(self, widths: Sequence[int] = (16, 32, 64), head: str = "lsq"):
         super().__init__()
+        if head not in ("lsq", "pool"):
+            raise ValueError(f"head must be lsq or pool, got {head!r}")
         self.widths = tuple(int(w) for w in widths)
+        self.head = head
         chans = (1, *self.widths)
         self.encoder = nn.ModuleList(_block(chans[i], chans[i + 1], 2) for i in range(3))
         self.decoder = nn.ModuleList(_block(2 * w, w, 1) for w in self.widths)
-        self.heads = nn.ModuleList(nn.Linear(w, 3) for w in self.widths)
-        for head in self.heads:  # identity at the start: no flow until the data asks for one
-            nn.init.zeros_(head.weight)
-            nn.init.zeros_(head.bias)
+        if head == "pool":
+            self.heads = nn.ModuleList(nn.Linear(w, 3) for w in self.widths)
+        else:
+            self.heads = nn.ModuleList(nn.Conv2d(w, 3, 3, 1, 1) for w in self.widths)
+        for layer in self.heads:  # identity at the start: no flow until the data asks for one
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
 
     def forward(self, reference: torch.Tensor, target: torch.Tensor) -> list[torch.Tensor]:
         feats_ref, feats_tgt = self._encode(reference), self._encode(target)
@@ -77,7 +94,11 @@ class BasisAlignNet(nn.Module):
         for level in (2, 1, 0):
             warped = warp_by_coefficients(feats_tgt[level], coeffs)
             x = self.decoder[level](torch.cat([feats_ref[level], warped], 1))
-            coeffs = coeffs + 0.05 * self.heads[level](F.adaptive_avg_pool2d(x, 1).flatten(1))
+            if self.head == "pool":
+                delta = self.heads[level](F.adaptive_avg_pool2d(x, 1).flatten(1))
+            else:
+                delta = _basis_fit(self.heads[level](x))
+            coeffs = coeffs + 0.05 * delta
             out.append(coeffs)
         return out
 
@@ -87,6 +108,27 @@ class BasisAlignNet(nn.Module):
             x = block(x)
             feats.append(x)
         return feats
+
+
+def _basis_fit(evidence: torch.Tensor, ridge: float = 1e-3) -> torch.Tensor:
+    """Coefficients (B x 3) of the radial, x and y basis flows fitted by weighted least squares to per-pixel
+    flow evidence (B x 3 x H x W: dx, dy and a weight logit; weights softmax-normalised over the pixels)."""
+    b, _, h, w = evidence.shape
+    v = (torch.arange(h, device=evidence.device, dtype=evidence.dtype) * 2 + 1) / h - 1
+    u = (torch.arange(w, device=evidence.device, dtype=evidence.dtype) * 2 + 1) / w - 1
+    vv, uu = torch.meshgrid(v, u, indexing="ij")
+    weight = torch.softmax(evidence[:, 2].flatten(1), dim=1).view(b, h, w)
+    dx, dy = evidence[:, 0], evidence[:, 1]
+    # normal equations of min sum w |(alpha u + beta - dx, alpha v + gamma - dy)|^2
+    suu = (weight * (uu**2 + vv**2)).sum((1, 2))
+    su, sv = (weight * uu).sum((1, 2)), (weight * vv).sum((1, 2))
+    one = weight.sum((1, 2))
+    a = torch.stack([torch.stack([suu, su, sv], -1), torch.stack([su, one, torch.zeros_like(su)], -1),
+                     torch.stack([sv, torch.zeros_like(su), one], -1)], -2)
+    rhs = torch.stack([(weight * (dx * uu + dy * vv)).sum((1, 2)), (weight * dx).sum((1, 2)),
+                       (weight * dy).sum((1, 2))], -1)
+    a = a + ridge * torch.eye(3, dtype=a.dtype, device=a.device)
+    return torch.linalg.solve(a, rhs[..., None])[..., 0]
 
 
 def basis_grid(coeffs: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -164,7 +206,7 @@ def load_alignment_net(path: str | Path | None = None, *, device: str | torch.de
     with safe_open(str(path), "pt") as handle:
         meta = handle.metadata() or {}
     widths = json.loads(meta.get("widths", "[16, 32, 64]"))
-    model = BasisAlignNet(widths)
+    model = BasisAlignNet(widths, head=json.loads(meta.get("head", '"pool"')))
     model.load_state_dict(load_file(str(path)))
     return model.to(device).eval()
 
@@ -175,7 +217,8 @@ def save_alignment_net(model: BasisAlignNet, path: str | Path, metadata: dict | 
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"widths": json.dumps(list(model.widths)), **{k: json.dumps(v) for k, v in (metadata or {}).items()}}
+    meta = {"widths": json.dumps(list(model.widths)), "head": json.dumps(model.head),
+            **{k: json.dumps(v) for k, v in (metadata or {}).items()}}
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(path), metadata=meta)
     return path

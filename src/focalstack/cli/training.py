@@ -73,6 +73,9 @@ def train_align(
     steps: int = typer.Option(3000, help="Training steps."),
     batch: int = typer.Option(8, help="Pairs of slices per step."),
     seed: int = typer.Option(0, help="Seed of the batches and the initial weights."),
+    head: str = typer.Option("lsq", help="How each decoder level pools its features into the three coefficients: "
+                             "lsq (a weighted least-squares fit of the basis flows) or pool (average pooling and a "
+                             "linear layer)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/last.pt."),
 ) -> None:
     """Train the learned 3-basis alignment network (--align learned) without ground truth (docs/alignment.md)."""
@@ -82,8 +85,8 @@ def train_align(
         folders = stack_folders(data)
         train_set, val_set = (folders, stack_folders(val)) if val else split_folders(folders)
         path = train_alignment_net(train_set, out, val=val_set,
-                                   config=AlignTrainConfig(steps=steps, batch=batch, seed=seed), resume=resume,
-                                   log=lambda line: typer.echo(line, err=True))
+                                   config=AlignTrainConfig(steps=steps, batch=batch, seed=seed, head=head),
+                                   resume=resume, log=lambda line: typer.echo(line, err=True))
     except (InputError, OSError) as exc:
         fail(exc)
     typer.echo(f"weights: {path}", err=True)

@@ -58,6 +58,7 @@ class AlignTrainConfig:
     max_shift: float = 0.03  # random extra shift, +- (normalised: 0.03 = 1.5 % of the side)
     val_every: int = 250
     widths: tuple[int, int, int] = (16, 32, 64)
+    head: str = "lsq"  # BasisAlignNet's head: lsq, or pool (the paper's text)
 
 
 @dataclass
@@ -160,7 +161,7 @@ def train_alignment_net(train: Sequence[str | Path], out: str | Path, *, val: Se
     train_stacks = [_load(f, config.side, False) for f in stack_folders(train)]
     val_stacks = [_load(f, config.side, True) for f in stack_folders(val)] if val else []
     log(f"{len(train_stacks)} training stacks, {len(val_stacks)} validation stacks")
-    model = BasisAlignNet(config.widths)
+    model = BasisAlignNet(config.widths, head=config.head)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.99))
     def factor(step: int) -> float:  # warm-up, then cosine
         return min(1.0, (step + 1) / 100) * 0.5 * (1 + math.cos(math.pi * min(step, config.steps) / config.steps))
