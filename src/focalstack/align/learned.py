@@ -34,6 +34,7 @@ from .warps import compose, homogeneous, warp_to_reference
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "models" / "weights" / "alignnet.safetensors"
 INPUT_SIDE = 384  # the long side the network sees at inference (coefficients do not depend on resolution)
+ITERATIONS = 2  # network passes per slice at inference (chosen on the validation stacks, configs/alignment)
 
 
 def robust_loss(diff: torch.Tensor, eps: float = 0.01, q: float = 0.4) -> torch.Tensor:
@@ -236,7 +237,8 @@ def grey_input(image: np.ndarray, side: int = INPUT_SIDE) -> np.ndarray:
 
 @torch.no_grad()
 def learned_warps(slices: Sequence[np.ndarray], initial: np.ndarray | Sequence[np.ndarray] | None = None, *,
-                  reference: int = 0, model: BasisAlignNet | None = None, side: int = INPUT_SIDE) -> np.ndarray:
+                  reference: int = 0, model: BasisAlignNet | None = None, side: int = INPUT_SIDE,
+                  iterations: int = ITERATIONS) -> np.ndarray:
     """Warps (N x 3 x 3, reference frame -> slice) from the alignment network.
 
     With ``initial`` warps (the metadata's field-of-view warps), each slice is resampled through its own and
@@ -254,6 +256,7 @@ def learned_warps(slices: Sequence[np.ndarray], initial: np.ndarray | Sequence[n
         reference: the slice whose frame is the reference.
         model: the network (the released one when ``None``).
         side: the long side of the images the network sees.
+        iterations: network passes per slice and start, each from the previous pass's warp.
     """
     model = model if model is not None else load_alignment_net()
     n = len(slices)
@@ -276,8 +279,10 @@ def learned_warps(slices: Sequence[np.ndarray], initial: np.ndarray | Sequence[n
         template = seen_through(neighbour, out[neighbour]) if chained else seen_through(reference, out[reference])
         tries = []
         for start in ([out[neighbour]] if chained else [s[k] for s in starts]):
-            coeffs = model(template, seen_through(k, start))[-1][0].cpu().numpy()
-            warp = compose(start, coefficients_to_warp(coeffs, (h, w)))
+            warp = start
+            for _ in range(iterations):
+                coeffs = model(template, seen_through(k, warp))[-1][0].cpu().numpy()
+                warp = compose(warp, coefficients_to_warp(coeffs, (h, w)))
             score = _difference(template, seen_through(k, warp)) if len(starts) > 1 else 0.0
             tries.append((score, warp))
         out[k] = min(tries, key=lambda t: t[0])[1]

@@ -34,7 +34,7 @@ Device = _choices("Device", ("auto", "cpu", "cuda", "mps"))
 RawEncoding = _choices("RawEncoding", RAW_ENCODINGS)
 ALIGN_HELP = ("Align the slices first: auto (undo focus breathing from focus distances + focal length, refined by "
               "ECC; ECC alone without that metadata), metadata, ecc, metadata+ecc, homography (ECC with "
-              "perspective) or none.")
+              "perspective), learned (the learned 3-basis alignment network) or none.")
 
 
 def open_stack(stack_dir, focus_positions, unit, scale, max_megapixels):
