@@ -17,7 +17,7 @@ has its own principal-point shift), so only the last variant is registered with 
 
 With ``--table4`` it reproduces Table 4 of "Learning Depth from Focus in the Wild" (Won & Jeon, ECCV 2022):
 for each alignment (none, field of view only, ECC ``auto``, homography, learned + field of view) the depth error of
-one depth method (``--table4-depth``, default ``dffwild_light``) on the suite's ``-real`` splits at 256x256 (breathing,
+one depth method (``--table4-depth``, default ``dffwild_light``) on each of the suite's ``-real`` splits at 256x256 (breathing,
 focus-distance errors and principal-point shifts) and on ``--hd`` stacks of 1920x1080 dead-leaves scenes through
 the phone camera with the same imperfections (made once under ``--suite-dir/table4-hd``), with the seconds of the
 alignment per stack. The ground truth is resampled (nearest) into the nearest-focus slice's frame with the exact
@@ -111,13 +111,12 @@ TABLE4_NAMES = {"none": "w/o alignment", "metadata": "w/ initial FoVs (metadata)
 
 
 def table4(splits, args) -> None:
-    groups = {"256x256 (suite -real splits)": [f for name, d in splits.items() if name.endswith("-real")
-                                               for f in d.folders[: args.limit]]}
+    groups = {f"{name}, 256x256": d.folders[: args.limit] for name, d in splits.items() if name.endswith("-real")}
     if args.hd:
-        groups["1920x1080 (dead leaves, phone)"] = hd_stacks(args.suite_dir / "table4-hd", args.hd)
+        groups["phone, 1920x1080"] = hd_stacks(args.suite_dir / "table4-hd", args.hd)
     depth = resolve_method(args.table4_depth)
     print(f"Depth by `{args.table4_depth}`; metres; seconds: alignment per stack (median).\n")
-    print("| size | alignment | " + " | ".join(TABLE4_METRICS) + " | warp error px | s / stack |")
+    print("| stacks | alignment | " + " | ".join(TABLE4_METRICS) + " | warp error px | s / stack |")
     print("|---|---|" + "---:|" * (len(TABLE4_METRICS) + 2))
     for group, folders in groups.items():
         rows = {m: ([], [], []) for m in args.table4_align.split(",")}
@@ -136,7 +135,7 @@ def table4(splits, args) -> None:
                 scores.append(score_sample(sample, depth(result.stack)))
         for method, (scores, errors, seconds) in rows.items():
             means = [np.mean([s[k] for s in scores]) for k in TABLE4_METRICS]
-            print(f"| {group} | {TABLE4_NAMES.get(method, method)} | " + " | ".join(f"{v:.4f}" for v in means)
+            print(f"| {group} | {TABLE4_NAMES.get(method, method)} | " + " | ".join(f"{v:.4g}" for v in means)
                   + f" | {np.mean(errors):.2f} | {statistics.median(seconds):.3f} |")
 
 
