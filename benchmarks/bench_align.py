@@ -16,11 +16,11 @@ ground truth's frame. The ground truth lies in the simulated camera's ideal fram
 has its own principal-point shift), so only the last variant is registered with it exactly.
 
 With ``--table4`` it reproduces Table 4 of "Learning Depth from Focus in the Wild" (Won & Jeon, ECCV 2022):
-for each alignment (none, field of view only, ECC ``auto``, homography, learned + field of view) the depth error of
-one depth method (``--table4-depth``, default ``dffwild_light``) on each of the suite's ``-real`` splits at 256x256 (breathing,
-focus-distance errors and principal-point shifts) and on ``--hd`` stacks of 1920x1080 dead-leaves scenes through
-the phone camera with the same imperfections (made once under ``--suite-dir/table4-hd``), with the seconds of the
-alignment per stack. The ground truth is resampled (nearest) into the nearest-focus slice's frame with the exact
+for each alignment (none, field of view only, ECC ``auto``, homography, learned + field of view) the depth error
+of one depth method (``--table4-depth``, default ``dffwild_light``) on each of the suite's ``-real`` splits at
+256x256 (breathing, focus-distance errors and principal-point shifts) and on ``--hd`` stacks of 1920x1080
+dead-leaves scenes through the phone camera with the same imperfections (made once under
+``--suite-dir/table4-hd``), with the seconds of the alignment per stack. The ground truth is resampled (nearest) into the nearest-focus slice's frame with the exact
 warp, so that a perfect alignment scores the depth method's own error.
 
 Usage:
