@@ -20,8 +20,9 @@ for each alignment (none, field of view only, ECC ``auto``, homography, learned 
 of one depth method (``--table4-depth``, default ``dffwild_light``) on each of the suite's ``-real`` splits at
 256x256 (breathing, focus-distance errors and principal-point shifts) and on ``--hd`` stacks of 1920x1080
 dead-leaves scenes through the phone camera with the same imperfections (made once under
-``--suite-dir/table4-hd``), with the seconds of the alignment per stack. The ground truth is resampled (nearest) into the nearest-focus slice's frame with the exact
-warp, so that a perfect alignment scores the depth method's own error.
+``--suite-dir/table4-hd``), with the seconds of the alignment per stack. The ground truth is resampled
+(nearest) into the nearest-focus slice's frame with the exact warp, so that a perfect alignment scores the
+depth method's own error.
 
 Usage:
     python benchmarks/bench_align.py [--suite-dir .focalstack-suite] [--methods none,metadata,...] [--limit N]
