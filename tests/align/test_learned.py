@@ -113,3 +113,37 @@ def test_train_align_command(tmp_path):
     (tmp_path / "empty").mkdir()
     bad = CliRunner().invoke(app, ["train-align", str(tmp_path / "empty"), "-o", str(tmp_path / "run2")])
     assert bad.exit_code == 2 and "no stack folders" in bad.output and "Traceback" not in bad.output
+
+
+# The released weights on 128 px phone stacks with known warps (tests/align/test_align.py's scenes). Measured: 0.42-0.60
+# px maximum error with the metadata (ECC auto: 0.14-0.35 px), 0.54-0.69 px along the chain without it; 1 px bound.
+_RELEASED_TOL_PX = 1.0
+
+
+@pytest.mark.parametrize("seed", [7, 11])
+@pytest.mark.parametrize("ideal", [False, True], ids=["breathing", "no-breathing"])
+def test_released_network_recovers_known_warps(seed, ideal):
+    from focalstack.align import align, relative_to
+    from focalstack.simulate import CameraEffects, procedural_scene, simulate_stack
+    from focalstack.stack import FocalStack
+
+    scene = procedural_scene(np.random.default_rng(seed), size=(128, 128), depth_range_m=(0.1, 1.0))
+    effects = CameraEffects.none() if ideal else CameraEffects(noise=False, jpeg=False)
+    sim = simulate_stack(scene, "phone", num_slices=5, effects=effects, rng=np.random.default_rng(seed + 1),
+                         renderer="per_pixel", psf="gaussian")
+    stack = sim.to_focal_stack()
+    true = relative_to(np.asarray(sim.warps, np.float64), 0)
+    assert warp_error_px(align(stack, method="metadata").warps, true, (128, 128)).max() > 2.5  # misaligned
+    result = align(stack, method="learned")  # a lens without breathing: the start without a warp wins
+    assert result.method == "learned" and warp_error_px(result.warps, true, (128, 128)).max() < _RELEASED_TOL_PX
+    chained = align(FocalStack(stack.to_array(), unit="index"), method="learned")
+    assert warp_error_px(chained.warps, true, (128, 128)).max() < _RELEASED_TOL_PX
+
+
+def test_a_network_result_beyond_the_gate_keeps_the_start(synth):
+    """Unrelated images: whatever the network returns beyond 1 % of the side is discarded."""
+    rng = np.random.default_rng(3)
+    slices = rng.random((3, 64, 64)).astype(np.float32)
+    init = np.tile(np.eye(3), (3, 1, 1))
+    out = learned_warps(slices, init, max_change=1e-4)
+    np.testing.assert_allclose(out, init)

@@ -30,10 +30,10 @@ from torch import nn
 
 from ..errors import InputError
 from .ecc import pixel_scale
-from .warps import compose, homogeneous, warp_to_reference
+from .warps import compose, homogeneous, point_shifts_px, warp_to_reference
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "models" / "weights" / "alignnet.safetensors"
-INPUT_SIDE = 384  # the long side the network sees at inference (coefficients do not depend on resolution)
+INPUT_SIDE = 256  # the long side the network sees: its training resolution (measured: at 384 px the error triples)
 ITERATIONS = 2  # network passes per slice at inference (chosen on the validation stacks, configs/alignment)
 
 
@@ -226,19 +226,21 @@ def save_alignment_net(model: BasisAlignNet, path: str | Path, metadata: dict | 
 
 
 def grey_input(image: np.ndarray, side: int = INPUT_SIDE) -> np.ndarray:
-    """A slice as the network's input: grey float32, area-resized to at most ``side`` pixels on the long side."""
+    """A slice as the network's input: grey float32, area-resized to at most ``side`` pixels on the long side
+    (resized first, then the channels averaged: the same linear map, cheaper on a full-resolution photo)."""
     image = np.asarray(image, np.float32)
-    grey = image.mean(axis=2) if image.ndim == 3 else image
-    h, w = grey.shape
+    h, w = image.shape[:2]
     factor = max(1.0, max(h, w) / side)
     size = (max(16, round(w / factor)), max(16, round(h / factor)))
-    return cv2.resize(grey, size, interpolation=cv2.INTER_AREA) if size != (w, h) else np.ascontiguousarray(grey)
+    if size != (w, h):
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(image.mean(axis=2) if image.ndim == 3 else image)
 
 
 @torch.no_grad()
 def learned_warps(slices: Sequence[np.ndarray], initial: np.ndarray | Sequence[np.ndarray] | None = None, *,
                   reference: int = 0, model: BasisAlignNet | None = None, side: int = INPUT_SIDE,
-                  iterations: int = ITERATIONS) -> np.ndarray:
+                  iterations: int = ITERATIONS, max_change: float = 0.05) -> np.ndarray:
     """Warps (N x 3 x 3, reference frame -> slice) from the alignment network.
 
     With ``initial`` warps (the metadata's field-of-view warps), each slice is resampled through its own and
@@ -257,6 +259,9 @@ def learned_warps(slices: Sequence[np.ndarray], initial: np.ndarray | Sequence[n
         model: the network (the released one when ``None``).
         side: the long side of the images the network sees.
         iterations: network passes per slice and start, each from the previous pass's warp.
+        max_change: the quality gate, as ECC's: a result that moves a corner or the centre by more than this
+            fraction of the longest side from its start is discarded (a periodic texture can lock the
+            network onto a wrong period), and the slice keeps its start.
     """
     model = model if model is not None else load_alignment_net()
     n = len(slices)
@@ -274,23 +279,35 @@ def learned_warps(slices: Sequence[np.ndarray], initial: np.ndarray | Sequence[n
             small[k], np.linalg.inv(scale) @ warp @ scale)
         return normalise(torch.from_numpy(np.ascontiguousarray(image, np.float32))[None, None].to(device))
 
-    for k in [*range(reference + 1, n), *range(reference - 1, -1, -1)]:
-        neighbour = k - 1 if k > reference else k + 1
-        template = seen_through(neighbour, out[neighbour]) if chained else seen_through(reference, out[reference])
-        tries = []
-        for start in ([out[neighbour]] if chained else [s[k] for s in starts]):
-            warp = start
-            for _ in range(iterations):
-                coeffs = model(template, seen_through(k, warp))[-1][0].cpu().numpy()
-                warp = compose(warp, coefficients_to_warp(coeffs, (h, w)))
-            score = _difference(template, seen_through(k, warp)) if len(starts) > 1 else 0.0
-            tries.append((score, warp))
-        out[k] = min(tries, key=lambda t: t[0])[1]
+    def refined(template: torch.Tensor, pairs: list[tuple[int, np.ndarray]]) -> list[tuple[float, np.ndarray]]:
+        """(difference, warp) of each (slice, start) pair, all registered to ``template`` in one batch."""
+        warps = [start for _, start in pairs]
+        for _ in range(iterations):
+            batch = torch.cat([seen_through(k, warp) for (k, _), warp in zip(pairs, warps)])
+            coeffs = model(template.expand(len(pairs), -1, -1, -1), batch)[-1].cpu().numpy()
+            warps = [compose(warp, coefficients_to_warp(c, (h, w))) for warp, c in zip(warps, coeffs)]
+        warps = [start if point_shifts_px(warp, start, (h, w)).max() > max_change * max(h, w) else warp
+                 for (_, start), warp in zip(pairs, warps)]
+        if len(starts) == 1:
+            return [(0.0, warp) for warp in warps]
+        seen = torch.cat([seen_through(k, warp) for (k, _), warp in zip(pairs, warps)])
+        return list(zip(_difference(template, seen), warps))
+
+    order = [*range(reference + 1, n), *range(reference - 1, -1, -1)]
+    if chained:  # one slice after the other: each needs its neighbour's result
+        for k in order:
+            neighbour = k - 1 if k > reference else k + 1
+            out[k] = refined(seen_through(neighbour, out[neighbour]), [(k, out[neighbour])])[0][1]
+        return out
+    tries = refined(seen_through(reference, out[reference]), [(k, start[k]) for k in order for start in starts])
+    for i, k in enumerate(order):
+        out[k] = min(tries[i * len(starts):(i + 1) * len(starts)], key=lambda t: t[0])[1]
     return out
 
 
-def _difference(a: torch.Tensor, b: torch.Tensor, border: float = 0.05) -> float:
-    """Mean robust difference (Eq. 2) of two normalised images, smoothed, inside a border of 5 %."""
+def _difference(a: torch.Tensor, b: torch.Tensor, border: float = 0.05) -> list[float]:
+    """Mean robust difference (Eq. 2) of a normalised image (1 x 1 x H x W) and each of a batch (B x 1 x H x W),
+    smoothed, inside a border of 5 %."""
     a, b = _gaussian(a, 1.0), _gaussian(b, 1.0)
     my, mx = int(border * a.shape[-2]) + 1, int(border * a.shape[-1]) + 1
-    return float(robust_loss(normalise(b) - normalise(a))[..., my:-my, mx:-mx].mean())
+    return robust_loss(normalise(b) - normalise(a))[..., my:-my, mx:-mx].mean(dim=(1, 2, 3)).tolist()
