@@ -73,7 +73,7 @@ def _figure(panels, out: Path) -> None:
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(3.2 * len(panels), 2.8), dpi=110)
+    fig = Figure(figsize=(3.2 * len(panels), 2.8), dpi=80)
     for k, (name, overlay) in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), k + 1)
         lo, hi = np.percentile(overlay, (1, 99))

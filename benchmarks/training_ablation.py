@@ -55,7 +55,7 @@ def train(name: str, overrides: dict, args, *, min_slices: int, max_slices: int)
     config = TrainConfig(
         model=ModelConfig(name=args.model, overrides=dict(overrides)), regime="depth",
         run=RunConfig(steps=args.steps, batch_size=args.batch, seed=args.seed, out=str(out),
-                      checkpoint_every=100, val_every=args.steps, log_every=50, threads=0),
+                      checkpoint_every=100, val_every=args.steps, log_every=50, threads=args.threads),
         data=DataConfig(folders=folders, val_folders=folders[:1], val_max=2, crop=args.crop, min_slices=min_slices,
                         max_slices=max_slices, cache=True, align=True, val_align=True),
         optim=OptimConfig(lr=1e-3, betas=(0.9, 0.99), warmup_steps=50))
@@ -149,7 +149,12 @@ def main() -> None:
     parser.add_argument("--crop", type=int, default=96)
     parser.add_argument("--max-slices", type=int, default=6)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     table5(args) if args.experiment == "table5" else fig12(args)
 
 
