@@ -18,6 +18,7 @@ This module imports torch; :mod:`focalstack.align` does not import it (the class
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -212,6 +213,12 @@ def load_alignment_net(path: str | Path | None = None, *, device: str | torch.de
     return model.to(device).eval()
 
 
+@functools.cache
+def _released() -> BasisAlignNet:
+    """The released network, loaded once per process."""
+    return load_alignment_net()
+
+
 def save_alignment_net(model: BasisAlignNet, path: str | Path, metadata: dict | None = None) -> Path:
     """Write the network's weights (safetensors) with its widths and ``metadata`` (JSON values) in the header."""
     from safetensors.torch import save_file
@@ -263,7 +270,7 @@ def learned_warps(slices: Sequence[np.ndarray], initial: np.ndarray | Sequence[n
             fraction of the longest side from its start is discarded (a periodic texture can lock the
             network onto a wrong period), and the slice keeps its start.
     """
-    model = model if model is not None else load_alignment_net()
+    model = model if model is not None else _released()
     n = len(slices)
     h, w = np.asarray(slices[0]).shape[:2]
     chained = initial is None
