@@ -60,8 +60,10 @@ def train(name: str, overrides: dict, args, *, min_slices: int, max_slices: int)
                         max_slices=max_slices, cache=True, align=True, val_align=True),
         optim=OptimConfig(lr=1e-3, betas=(0.9, 0.99), warmup_steps=50))
     trainer = Trainer(config, resume=(out / "last.pt").is_file(), progress=False, echo=print)
-    trainer.fit()
+    summary = trainer.fit()
     trainer.close()
+    if summary["interrupted"]:  # only a finished run is exported (and so reused by the next call)
+        raise SystemExit(f"{name}: training interrupted at step {summary['step']}; run again to resume")
     return export_weights(out / "last.pt", weights)
 
 
