@@ -90,8 +90,11 @@ class BasisAlignNet(nn.Module):
             nn.init.zeros_(layer.bias)
 
     def forward(self, reference: torch.Tensor, target: torch.Tensor) -> list[torch.Tensor]:
-        feats_ref, feats_tgt = self._encode(reference), self._encode(target)
-        coeffs = reference.new_zeros(reference.shape[0], 3)
+        """``reference`` B x 1 x H x W, or 1 x 1 x H x W for one reference shared by a batch of targets
+        (encoded once)."""
+        feats_tgt = self._encode(target)
+        feats_ref = [f.expand(target.shape[0], -1, -1, -1) for f in self._encode(reference)]
+        coeffs = target.new_zeros(target.shape[0], 3)
         out = []
         for level in (2, 1, 0):
             warped = warp_by_coefficients(feats_tgt[level], coeffs)
@@ -291,7 +294,7 @@ def learned_warps(slices: Sequence[np.ndarray], initial: np.ndarray | Sequence[n
         warps = [start for _, start in pairs]
         for _ in range(iterations):
             batch = torch.cat([seen_through(k, warp) for (k, _), warp in zip(pairs, warps)])
-            coeffs = model(template.expand(len(pairs), -1, -1, -1), batch)[-1].cpu().numpy()
+            coeffs = model(template, batch)[-1].cpu().numpy()
             warps = [compose(warp, coefficients_to_warp(c, (h, w))) for warp, c in zip(warps, coeffs)]
         warps = [start if point_shifts_px(warp, start, (h, w)).max() > max_change * max(h, w) else warp
                  for (_, start), warp in zip(pairs, warps)]
