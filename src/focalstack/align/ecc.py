@@ -55,18 +55,15 @@ def refine_warps(slices: Sequence[np.ndarray], warps: np.ndarray | Sequence[np.n
     if motion not in MOTIONS:
         raise ValueError(f"motion must be one of {', '.join(MOTIONS)}, got {motion!r}")
     h, w = np.asarray(slices[0]).shape[:2]
-    factor = max(1.0, max(h, w) / max_side)
-    size = (max(8, round(w / factor)), max(8, round(h / factor)))
-    scale = pixel_scale((w, h), size)
-    # area-resize first, then average the channels: the same linear map, a few times faster at full resolution
-    small = [_grey(cv2.resize(np.asarray(s, np.float32), size, interpolation=cv2.INTER_AREA)) for s in slices]
+    small = [grey_copy(s, max_side) for s in slices]
+    scale = pixel_scale((w, h), small[0].shape[::-1])
     chained = warps is None
     warps = identity_warps(len(small)) if chained else warps
     inits = [homogeneous(w) for w in (warps if isinstance(warps, (list, tuple)) else [warps])]
     out = inits[0].copy()
     for n in [*range(reference + 1, len(small)), *range(reference - 1, -1, -1)]:
         neighbour = n - 1 if n > reference else n + 1
-        template = warp_to_reference(small[neighbour], _to_small(out[neighbour], scale))
+        template = warp_to_reference(small[neighbour], to_small(out[neighbour], scale))
         starts = [out[neighbour]] if chained else [init[n] for init in inits]
         tries = [_refine_one(template, small[n], start, scale, MOTIONS[motion], iterations, (h, w), max_change)
                  for start in starts]
@@ -74,8 +71,8 @@ def refine_warps(slices: Sequence[np.ndarray], warps: np.ndarray | Sequence[np.n
     return out
 
 
-def _to_small(warp: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """A full-resolution warp in the downscaled images' pixel coordinates."""
+def to_small(warp: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """A full-resolution warp in the pixel coordinates of a copy whose :func:`pixel_scale` is ``scale``."""
     return np.linalg.inv(scale) @ homogeneous(warp) @ scale
 
 
@@ -83,7 +80,7 @@ def _refine_one(template, moving, init: np.ndarray, scale: np.ndarray, motion: i
                 shape: tuple[int, int], max_change: float) -> tuple[float, np.ndarray]:
     """(correlation, full-resolution warp) of one ECC run from ``init`` on the downscaled pair; (-inf, init)
     when it fails or moves a point by more than ``max_change`` of the longest side of ``shape``."""
-    score, found = _ecc(template, moving, _to_small(init, scale), motion, iterations)
+    score, found = _ecc(template, moving, to_small(init, scale), motion, iterations)
     if found is None:
         return -np.inf, init
     warp = scale @ homogeneous(found) @ np.linalg.inv(scale)
@@ -114,8 +111,16 @@ def _ecc(template: np.ndarray, moving: np.ndarray, init: np.ndarray, motion: int
     return (float(score), found.astype(np.float64)) if np.all(np.isfinite(found)) else (-np.inf, None)
 
 
-def _grey(image: np.ndarray) -> np.ndarray:
+def grey_copy(image: np.ndarray, max_side: int, min_side: int = 8) -> np.ndarray:
+    """A grey float32 copy of a slice, area-resized to at most ``max_side`` pixels on the long side (at least
+    ``min_side`` on each). Resized first, then the channels averaged: the same linear map, a few times faster
+    on a full-resolution photo."""
     image = np.asarray(image, np.float32)
+    h, w = image.shape[:2]
+    factor = max(1.0, max(h, w) / max_side)
+    size = (max(min_side, round(w / factor)), max(min_side, round(h / factor)))
+    if size != (w, h):
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
     return np.ascontiguousarray(image.mean(axis=2) if image.ndim == 3 else image)
 
 

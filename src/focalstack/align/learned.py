@@ -23,14 +23,13 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InputError
-from .ecc import pixel_scale
+from .ecc import grey_copy, pixel_scale, to_small
 from .warps import compose, homogeneous, point_shifts_px, warp_to_reference
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "models" / "weights" / "alignnet.safetensors"
@@ -115,13 +114,18 @@ class BasisAlignNet(nn.Module):
         return feats
 
 
+def _coordinates(height: int, width: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(v, u): H x W normalised pixel-centre coordinates in [-1, 1] (``align_corners=False``)."""
+    v = (torch.arange(height, device=like.device, dtype=like.dtype) * 2 + 1) / height - 1
+    u = (torch.arange(width, device=like.device, dtype=like.dtype) * 2 + 1) / width - 1
+    return torch.meshgrid(v, u, indexing="ij")
+
+
 def _basis_fit(evidence: torch.Tensor, ridge: float = 1e-3) -> torch.Tensor:
     """Coefficients (B x 3) of the radial, x and y basis flows fitted by weighted least squares to per-pixel
     flow evidence (B x 3 x H x W: dx, dy and a weight logit; weights softmax-normalised over the pixels)."""
     b, _, h, w = evidence.shape
-    v = (torch.arange(h, device=evidence.device, dtype=evidence.dtype) * 2 + 1) / h - 1
-    u = (torch.arange(w, device=evidence.device, dtype=evidence.dtype) * 2 + 1) / w - 1
-    vv, uu = torch.meshgrid(v, u, indexing="ij")
+    vv, uu = _coordinates(h, w, evidence)
     weight = torch.softmax(evidence[:, 2].flatten(1), dim=1).view(b, h, w)
     dx, dy = evidence[:, 0], evidence[:, 1]
     # normal equations of min sum w |(alpha u + beta - dx, alpha v + gamma - dy)|^2
@@ -139,9 +143,7 @@ def _basis_fit(evidence: torch.Tensor, ridge: float = 1e-3) -> torch.Tensor:
 def basis_grid(coeffs: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """The sampling grid (B x H x W x 2, ``grid_sample``'s normalised coordinates, ``align_corners=False``)
     of the flow alpha (u, v) + (beta, gamma) added to the identity."""
-    v = (torch.arange(height, device=coeffs.device, dtype=coeffs.dtype) * 2 + 1) / height - 1
-    u = (torch.arange(width, device=coeffs.device, dtype=coeffs.dtype) * 2 + 1) / width - 1
-    vv, uu = torch.meshgrid(v, u, indexing="ij")
+    vv, uu = _coordinates(height, width, coeffs)
     base = torch.stack([uu, vv], -1)[None]  # 1, H, W, 2
     alpha, shift = coeffs[:, 0, None, None, None], coeffs[:, None, None, 1:]
     return base * (1 + alpha) + shift
@@ -236,15 +238,8 @@ def save_alignment_net(model: BasisAlignNet, path: str | Path, metadata: dict | 
 
 
 def grey_input(image: np.ndarray, side: int = INPUT_SIDE) -> np.ndarray:
-    """A slice as the network's input: grey float32, area-resized to at most ``side`` pixels on the long side
-    (resized first, then the channels averaged: the same linear map, cheaper on a full-resolution photo)."""
-    image = np.asarray(image, np.float32)
-    h, w = image.shape[:2]
-    factor = max(1.0, max(h, w) / side)
-    size = (max(16, round(w / factor)), max(16, round(h / factor)))
-    if size != (w, h):
-        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    return np.ascontiguousarray(image.mean(axis=2) if image.ndim == 3 else image)
+    """A slice as the network's input: :func:`~.ecc.grey_copy` of at most ``side`` pixels (16 at least)."""
+    return grey_copy(image, side, min_side=16)
 
 
 @torch.no_grad()
@@ -285,8 +280,7 @@ def learned_warps(slices: Sequence[np.ndarray], initial: np.ndarray | Sequence[n
     scale = pixel_scale((w, h), (small[0].shape[1], small[0].shape[0]))
 
     def seen_through(k: int, warp: np.ndarray) -> torch.Tensor:
-        image = small[k] if np.allclose(warp, np.eye(3)) else warp_to_reference(
-            small[k], np.linalg.inv(scale) @ warp @ scale)
+        image = small[k] if np.allclose(warp, np.eye(3)) else warp_to_reference(small[k], to_small(warp, scale))
         return normalise(torch.from_numpy(np.ascontiguousarray(image, np.float32))[None, None].to(device))
 
     def refined(template: torch.Tensor, pairs: list[tuple[int, np.ndarray]]) -> list[tuple[float, np.ndarray]]:

@@ -84,23 +84,26 @@ def align(stack: FocalStack, *, method: str = "auto", max_side: int = 512) -> Al
         method = "ecc"
     if method == "none":
         return Alignment(stack, identity_warps(len(stack)), method, 0)
-    warps = identity_warps(len(stack))
-    if method in ("metadata", "metadata+ecc", "auto") or (method == "learned" and has_breathing_metadata(stack)):
-        warps = breathing_warps(focus_distances_m(stack), focal_length_mm=stack.camera.focal_length_mm,
-                                shape=stack.shape)
-    if method == "ecc":
+    identity = identity_warps(len(stack))
+    # the metadata warp: required by the methods built on it, a second start for the others when available
+    needed = method in ("metadata", "metadata+ecc", "auto")
+    metadata = breathing_warps(focus_distances_m(stack), focal_length_mm=stack.camera.focal_length_mm,
+                               shape=stack.shape) if needed or has_breathing_metadata(stack) else None
+    starts = None if metadata is None else [metadata, identity]
+    if method == "metadata":
+        warps = metadata
+    elif method == "metadata+ecc":
+        warps = refine_warps(stack, metadata, motion="translation", max_side=max_side)
+    elif method == "auto":
+        warps = refine_warps(stack, starts, motion="translation", max_side=max_side)
+    elif method == "ecc":
         warps = refine_warps(stack, None, motion="affine", max_side=max_side)
-    elif method == "learned":
+    elif method == "homography":
+        warps = refine_warps(stack, starts, motion="homography", max_side=max_side)
+    else:  # learned
         from .learned import learned_warps  # torch: imported only when asked for
 
-        warps = learned_warps(stack, [warps, identity_warps(len(stack))] if has_breathing_metadata(stack) else None)
-    elif method == "homography":
-        starts = [breathing_warps(focus_distances_m(stack), focal_length_mm=stack.camera.focal_length_mm,
-                                  shape=stack.shape), warps] if has_breathing_metadata(stack) else None
-        warps = refine_warps(stack, starts, motion="homography", max_side=max_side)
-    elif method != "metadata":
-        alternatives = [warps, identity_warps(len(stack))] if method == "auto" else warps
-        warps = refine_warps(stack, alternatives, motion="translation", max_side=max_side)
+        warps = learned_warps(stack, starts)
     return Alignment(_resampled(stack, warps), warps, method, 0)
 
 

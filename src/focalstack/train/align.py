@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from ..align import breathing_warps, has_breathing_metadata, relative_to, warp_error_px
-from ..align.ecc import pixel_scale
+from ..align.ecc import pixel_scale, to_small
 from ..align.learned import (
     BasisAlignNet,
     alignment_loss,
@@ -96,8 +96,7 @@ def _load(folder: Path, side: int, keep_stack: bool) -> _Stack:
     for k in range(len(stack)):
         small = grey_input(stack[k], side)
         if initial is not None:
-            scale = pixel_scale(stack.shape[::-1], small.shape[::-1])
-            small = warp_to_reference(small, np.linalg.inv(scale) @ initial[k] @ scale)
+            small = warp_to_reference(small, to_small(initial[k], pixel_scale(stack.shape[::-1], small.shape[::-1])))
         greys.append(small)
     true = relative_to(np.asarray(exact, np.float64), 0) if exact is not None else None
     return _Stack(np.stack(greys).astype(np.float32), stack if keep_stack and true is not None else None, true,
