@@ -28,6 +28,7 @@ Usage:
     python benchmarks/bench_align.py [--suite-dir .focalstack-suite] [--methods none,metadata,...] [--limit N]
     python benchmarks/bench_align.py --depth sml daifnet [--split phone-real]
     python benchmarks/bench_align.py --table4 [--table4-depth dffwild_light] [--hd 4]
+    python benchmarks/bench_align.py --heldout data/align-mix --methods metadata,auto,homography,learned
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import argparse
 import statistics
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -59,9 +61,17 @@ def main() -> None:
     parser.add_argument("--table4-depth", default="dffwild_light")
     parser.add_argument("--table4-align", default="none,metadata,auto,homography,learned")
     parser.add_argument("--hd", type=int, default=4, help="1920x1080 stacks for --table4 (0: none)")
+    parser.add_argument("--heldout", type=Path, default=None,
+                        help="instead of the suite: the stacks `focalstack train-align` holds out of DIR (every 10th)")
     args = parser.parse_args()
     methods = args.methods.split(",")
-    splits = build_suite(args.suite_dir)
+    if args.heldout:
+        from focalstack.train.align import split_folders, stack_folders
+
+        splits = {f"{args.heldout.name} (held out)": SimpleNamespace(
+            folders=split_folders(stack_folders([args.heldout]))[1])}
+    else:
+        splits = build_suite(args.suite_dir)
     if args.table4:
         table4(splits, args)
         return
