@@ -122,7 +122,8 @@ TABLE4_NAMES = {"none": "w/o alignment", "metadata": "w/ initial FoVs (metadata)
 
 
 def table4(splits, args) -> None:
-    groups = {f"{name}, 256x256": d.folders[: args.limit] for name, d in splits.items() if name.endswith("-real")}
+    groups = {f"{name}, 256x256": d.folders[: args.limit] for name, d in splits.items()
+              if name.endswith("-real") and args.limit != 0}  # --limit 0: the 1920x1080 stacks only
     if args.hd:
         groups["phone, 1920x1080"] = hd_stacks(args.suite_dir / "table4-hd", args.hd)
     depth = resolve_method(args.table4_depth)

@@ -34,7 +34,9 @@ from .warps import compose, homogeneous, point_shifts_px, warp_to_reference
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "models" / "weights" / "alignnet.safetensors"
 INPUT_SIDE = 256  # the long side the network sees: its training resolution (measured: at 384 px the error triples)
-ITERATIONS = 2  # network passes per slice at inference (chosen on the validation stacks, configs/alignment)
+PASSES = (2, 1)  # network passes per slice at inference, as input downsampling factors: half, then full resolution
+# (chosen on the held-out stacks of configs/alignment: 0.34 px against 0.35 px for two full-resolution passes, and
+# 0.6x their time)
 
 
 def robust_loss(diff: torch.Tensor, eps: float = 0.01, q: float = 0.4) -> torch.Tensor:
@@ -88,11 +90,12 @@ class BasisAlignNet(nn.Module):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
-    def forward(self, reference: torch.Tensor, target: torch.Tensor) -> list[torch.Tensor]:
+    def forward(self, reference: torch.Tensor | list[torch.Tensor], target: torch.Tensor) -> list[torch.Tensor]:
         """``reference`` B x 1 x H x W, or 1 x 1 x H x W for one reference shared by a batch of targets
-        (encoded once)."""
-        feats_tgt = self._encode(target)
-        feats_ref = [f.expand(target.shape[0], -1, -1, -1) for f in self._encode(reference)]
+        (encoded once), or its features from :meth:`encode` (for several calls against one reference)."""
+        feats_tgt = self.encode(target)
+        feats_ref = self.encode(reference) if isinstance(reference, torch.Tensor) else reference
+        feats_ref = [f.expand(target.shape[0], -1, -1, -1) for f in feats_ref]
         coeffs = target.new_zeros(target.shape[0], 3)
         out = []
         for level in (2, 1, 0):
@@ -106,7 +109,8 @@ class BasisAlignNet(nn.Module):
             out.append(coeffs)
         return out
 
-    def _encode(self, image: torch.Tensor) -> list[torch.Tensor]:
+    def encode(self, image: torch.Tensor) -> list[torch.Tensor]:
+        """The three encoder levels' features of a batch of images (B x 1 x H x W)."""
         feats, x = [], image
         for block in self.encoder:
             x = block(x)
@@ -245,16 +249,17 @@ def grey_input(image: np.ndarray, side: int = INPUT_SIDE) -> np.ndarray:
 @torch.no_grad()
 def learned_warps(slices: Sequence[np.ndarray], initial: np.ndarray | Sequence[np.ndarray] | None = None, *,
                   reference: int = 0, model: BasisAlignNet | None = None, side: int = INPUT_SIDE,
-                  iterations: int = ITERATIONS, max_change: float = 0.05) -> np.ndarray:
+                  passes: Sequence[int] = PASSES, max_change: float = 0.05) -> np.ndarray:
     """Warps (N x 3 x 3, reference frame -> slice) from the alignment network.
 
     With ``initial`` warps (the metadata's field-of-view warps), each slice is resampled through its own and
     the network estimates the residual against the reference slice directly, as in the paper: the result is
     ``initial[n] o residual[n]``. ``initial`` may also be a list of alternative warp sets (the metadata's and
-    none, for a lens that may not breathe): each slice keeps the result whose robust difference (Eq. 2) to the
-    reference is smallest. Without ``initial`` (no metadata: a microscope, a focus rail), each slice is
-    registered to its neighbour nearer the reference, already aligned, starting from the neighbour's warp, so
-    that a magnification too large for one step accumulates along the chain.
+    none, for a lens that may not breathe): each slice is refined from the alternative whose robust difference
+    (Eq. 2) to the reference is smallest (one network run per slice, not one per alternative). Without
+    ``initial`` (no metadata: a microscope, a focus rail), each slice is registered to its neighbour nearer the
+    reference, already aligned, starting from the neighbour's warp, so that a magnification too large for one
+    step accumulates along the chain.
 
     Args:
         slices: N images (H x W [x C], float32 in [0, 1]): an array or a lazily decoded stack (each slice
@@ -263,7 +268,8 @@ def learned_warps(slices: Sequence[np.ndarray], initial: np.ndarray | Sequence[n
         reference: the slice whose frame is the reference.
         model: the network (the released one when ``None``).
         side: the long side of the images the network sees.
-        iterations: network passes per slice and start, each from the previous pass's warp.
+        passes: one network pass per entry, each from the previous pass's warp, on the grey images
+            average-pooled by the entry (1: at ``side`` pixels; 2: at half of it).
         max_change: the quality gate, as ECC's: a result that moves a corner or the centre by more than this
             fraction of the longest side from its start is discarded (a periodic texture can lock the
             network onto a wrong period), and the slice keeps its start.
@@ -283,30 +289,42 @@ def learned_warps(slices: Sequence[np.ndarray], initial: np.ndarray | Sequence[n
         image = small[k] if np.allclose(warp, np.eye(3)) else warp_to_reference(small[k], to_small(warp, scale))
         return normalise(torch.from_numpy(np.ascontiguousarray(image, np.float32))[None, None].to(device))
 
-    def refined(template: torch.Tensor, pairs: list[tuple[int, np.ndarray]]) -> list[tuple[float, np.ndarray]]:
-        """(difference, warp) of each (slice, start) pair, all registered to ``template`` in one batch."""
+    def refined(template: torch.Tensor, pairs: list[tuple[int, np.ndarray]],
+                seen: torch.Tensor | None = None) -> list[np.ndarray]:
+        """The warp of each (slice, start) pair, all registered to ``template`` in one batch (``seen``: the
+        slices already seen through their starts)."""
         warps = [start for _, start in pairs]
-        for _ in range(iterations):
-            batch = torch.cat([seen_through(k, warp) for (k, _), warp in zip(pairs, warps)])
-            coeffs = model(template, batch)[-1].cpu().numpy()
+        features = {}  # the reference's, per pooling factor
+        for factor in passes:
+            if factor not in features:
+                features[factor] = model.encode(_pooled(template, factor))
+            if seen is None:
+                seen = torch.cat([seen_through(k, warp) for (k, _), warp in zip(pairs, warps)])
+            coeffs = model(features[factor], _pooled(seen, factor))[-1].cpu().numpy()
             warps = [compose(warp, coefficients_to_warp(c, (h, w))) for warp, c in zip(warps, coeffs)]
-        warps = [start if point_shifts_px(warp, start, (h, w)).max() > max_change * max(h, w) else warp
-                 for (_, start), warp in zip(pairs, warps)]
-        if len(starts) == 1:
-            return [(0.0, warp) for warp in warps]
-        seen = torch.cat([seen_through(k, warp) for (k, _), warp in zip(pairs, warps)])
-        return list(zip(_difference(template, seen), warps))
+            seen = None
+        return [start if point_shifts_px(warp, start, (h, w)).max() > max_change * max(h, w) else warp
+                for (_, start), warp in zip(pairs, warps)]
 
     order = [*range(reference + 1, n), *range(reference - 1, -1, -1)]
     if chained:  # one slice after the other: each needs its neighbour's result
         for k in order:
             neighbour = k - 1 if k > reference else k + 1
-            out[k] = refined(seen_through(neighbour, out[neighbour]), [(k, out[neighbour])])[0][1]
+            out[k] = refined(seen_through(neighbour, out[neighbour]), [(k, out[neighbour])])[0]
         return out
-    tries = refined(seen_through(reference, out[reference]), [(k, start[k]) for k in order for start in starts])
-    for i, k in enumerate(order):
-        out[k] = min(tries[i * len(starts):(i + 1) * len(starts)], key=lambda t: t[0])[1]
+    template = seen_through(reference, out[reference])
+    pairs = [(k, start[k]) for k in order for start in starts]
+    seen = torch.cat([seen_through(k, warp) for k, warp in pairs])
+    if len(starts) > 1:  # each slice is refined only from the alternative nearer the reference (Eq. 2)
+        before, m = _difference(template, seen), len(starts)
+        chosen = [i * m + int(np.argmin(before[i * m:(i + 1) * m])) for i in range(len(order))]
+        pairs, seen = [pairs[i] for i in chosen], seen[chosen]
+    for (k, _), warp in zip(pairs, refined(template, pairs, seen)):
+        out[k] = warp
     return out
+
+def _pooled(images: torch.Tensor, factor: int) -> torch.Tensor:
+    return F.avg_pool2d(images, factor) if factor > 1 else images
 
 
 def _difference(a: torch.Tensor, b: torch.Tensor, border: float = 0.05) -> list[float]:
