@@ -7,8 +7,10 @@ default (``sml``) and writes ``src/focalstack/models/weights/standing.json``, wh
     focalstack eval --real ../shared/data -m sml -m daifnet -m aifdepthnet ... -o report
     python benchmarks/real_standing.py report/results.json --date 2026-12-04
 
-Several reports may be given (a later one's rows replace an earlier one's), and ``--rename NAME:TAG=NAME`` scores a
-candidate that was evaluated under a temporary tag as the weights it became.
+Several reports may be given (a later one's rows replace an earlier one's), ``--rename NAME:TAG=NAME`` scores a
+candidate that was evaluated under a temporary tag as the weights it became, and ``--update`` keeps the entries of
+the networks that the reports do not score (for adding one network: ``-m sml -m NEW``; the benchmark's stacks and
+the default's scores are deterministic).
 
 Each network's entry: the geometric mean over the real-image splits of its MSE / the default's MSE, with a 95 %
 stratified paired bootstrap interval (focalstack.eval.metrics.ratio_interval), the ratio on every split, and
@@ -49,6 +51,8 @@ def main() -> None:
     parser.add_argument("--reference", default="sml")
     parser.add_argument("--date", required=True, help="date of the measurement (YYYY-MM-DD)")
     parser.add_argument("--out", default=str(STANDING_FILE))
+    parser.add_argument("--update", action="store_true",
+                        help="keep the existing entries of --out for networks the reports do not score")
     parser.add_argument("--rename", action="append", default=[], metavar="NAME=METHOD",
                         help="rows of NAME (a candidate evaluated as NAME:TAG) are those of the released METHOD")
     args = parser.parse_args()
@@ -60,8 +64,11 @@ def main() -> None:
             row = {**row, "dataset": row["dataset"].removeprefix("sim:"), "method": method}
             merged[row["dataset"], row["method"]] = row
     rows = list(merged.values())
+    methods = standing(rows, args.reference)
+    if args.update and Path(args.out).is_file():
+        methods = {**json.loads(Path(args.out).read_text())["methods"], **methods}
     table = {"benchmark": "real-image benchmark v1, test split (focalstack eval --real)", "reference": args.reference,
-             "date": args.date, "methods": standing(rows, args.reference)}
+             "date": args.date, "methods": methods}
     Path(args.out).write_text(json.dumps(table, indent=1) + "\n")
     print("| method | MSE / default (geometric mean) | 95 % interval | beats the default on every split |")
     print("|---|---:|---|---|")
