@@ -42,7 +42,7 @@ RELEASES = (  # (checkpoint, weights file, method name in the report[, training 
     ("runs/real/aifdepthnet-depth/last.pt", "aifdepthnet.safetensors", "aifdepthnet", REAL_MIX),
     ("runs/aifdepthnet-aif2/last.pt", "aifdepthnet.aif.safetensors", "aifdepthnet:aif"),
     ("runs/aifdepthnet-self2/last.pt", "aifdepthnet.self.safetensors", "aifdepthnet:self"),
-    # DfF in the Wild at the paper's size, from scratch on the mix: export with --only dffwild once its run ends
+    # DfF in the Wild at the paper's size, from scratch on the mix
     ("runs/real/dffwild-depth/best.pt", "dffwild.safetensors", "dffwild", MIX),
 )
 KEEP = ("mae", "mse", "abs_rel", "delta1", "bump")
