@@ -289,20 +289,18 @@ def learned_warps(slices: Sequence[np.ndarray], initial: np.ndarray | Sequence[n
         image = small[k] if np.allclose(warp, np.eye(3)) else warp_to_reference(small[k], to_small(warp, scale))
         return normalise(torch.from_numpy(np.ascontiguousarray(image, np.float32))[None, None].to(device))
 
-    def refined(template: torch.Tensor, pairs: list[tuple[int, np.ndarray]],
-                seen: torch.Tensor | None = None) -> list[np.ndarray]:
-        """The warp of each (slice, start) pair, all registered to ``template`` in one batch (``seen``: the
-        slices already seen through their starts)."""
+    def refined(template: torch.Tensor, pairs: list[tuple[int, np.ndarray]], seen: torch.Tensor) -> list[np.ndarray]:
+        """The warp of each (slice, start) pair, all registered to ``template`` in one batch; ``seen``: the
+        slices seen through their starts."""
         warps = [start for _, start in pairs]
         features = {}  # the reference's, per pooling factor
-        for factor in passes:
+        for i, factor in enumerate(passes):
+            if i:  # each later pass sees the slices through the previous pass's warps
+                seen = torch.cat([seen_through(k, warp) for (k, _), warp in zip(pairs, warps)])
             if factor not in features:
                 features[factor] = model.encode(_pooled(template, factor))
-            if seen is None:
-                seen = torch.cat([seen_through(k, warp) for (k, _), warp in zip(pairs, warps)])
             coeffs = model(features[factor], _pooled(seen, factor))[-1].cpu().numpy()
             warps = [compose(warp, coefficients_to_warp(c, (h, w))) for warp, c in zip(warps, coeffs)]
-            seen = None
         return [start if point_shifts_px(warp, start, (h, w)).max() > max_change * max(h, w) else warp
                 for (_, start), warp in zip(pairs, warps)]
 
@@ -310,7 +308,8 @@ def learned_warps(slices: Sequence[np.ndarray], initial: np.ndarray | Sequence[n
     if chained:  # one slice after the other: each needs its neighbour's result
         for k in order:
             neighbour = k - 1 if k > reference else k + 1
-            out[k] = refined(seen_through(neighbour, out[neighbour]), [(k, out[neighbour])])[0]
+            start = out[neighbour]
+            out[k] = refined(seen_through(neighbour, start), [(k, start)], seen_through(k, start))[0]
         return out
     template = seen_through(reference, out[reference])
     pairs = [(k, start[k]) for k in order for start in starts]
@@ -323,7 +322,9 @@ def learned_warps(slices: Sequence[np.ndarray], initial: np.ndarray | Sequence[n
         out[k] = warp
     return out
 
+
 def _pooled(images: torch.Tensor, factor: int) -> torch.Tensor:
+    """A batch average-pooled by ``factor`` (1: unchanged)."""
     return F.avg_pool2d(images, factor) if factor > 1 else images
 
 
