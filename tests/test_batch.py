@@ -4,6 +4,7 @@ exit status 0 / 1 (2 stays for a wrong command line), parallel jobs giving the s
 from __future__ import annotations
 
 import json
+import os
 
 import cv2
 import numpy as np
@@ -85,3 +86,12 @@ def test_batch_outputs_refuse_an_output_inside_an_input(stacks):
     alpha, _, _ = stacks
     with pytest.raises(InputError, match="would replace the input"):
         batch_outputs([alpha], alpha.parent)
+
+
+def test_batch_workers_split_the_cores_instead_of_each_taking_all(monkeypatch):
+    from focalstack.batch import _share_cores
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "5")  # a user's own setting wins
+    _share_cores(3)
+    assert os.environ["OMP_NUM_THREADS"] == "3" and os.environ["MKL_NUM_THREADS"] == "5"

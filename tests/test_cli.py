@@ -93,8 +93,9 @@ def assert_refused(result, out, *fragments):
 # --- success paths ------------------------------------------------------------------------------------------
 
 
-def test_depth_success_writes_all_results(stack_dir, outdir):
-    result = invoke("depth", stack_dir, "-o", outdir)
+@pytest.mark.parametrize("method", [None, "sml"], ids=["default", "sml"])
+def test_depth_success_writes_all_results(stack_dir, outdir, method):
+    result = invoke("depth", stack_dir, "-o", outdir, *(["-m", method] if method else []))
     assert result.exit_code == 0, result.output
     assert "error" not in result.stderr
     assert "wrote" in result.stderr
@@ -119,8 +120,12 @@ def test_depth_success_writes_all_results(stack_dir, outdir):
     assert preview is not None and preview.size > 0
 
     summary = json.loads((outdir / "result.json").read_text())
-    assert summary["method"] == "sml"
-    assert summary["parameters"]["window"] == 9 and summary["parameters"]["focus_measure"] == "sml"
+    if method is None:  # the default is the released network that beats sml on the real-image benchmark
+        assert summary["method"] == focalstack.DEFAULT_METHOD == "aifdepthnet_light"
+        assert summary["parameters"]["dihedral"] is False and "window" not in summary["parameters"]
+    else:
+        assert summary["method"] == "sml"
+        assert summary["parameters"]["window"] == 9 and summary["parameters"]["focus_measure"] == "sml"
     assert summary["unit"] == "m"
     assert summary["focus_positions"] == pytest.approx(sorted(1 / d for d in FOCUS_DIOPTERS))
     assert summary["size"] == {"height": H, "width": W}
@@ -430,7 +435,12 @@ def test_output_may_not_replace_the_input(stack_dir):
 
 @pytest.mark.parametrize("window", [8, 0, -3])
 def test_bad_window(stack_dir, outdir, window):
-    assert_refused(invoke("depth", stack_dir, "-o", outdir, "--window", window), outdir, "window", "odd")
+    assert_refused(invoke("depth", stack_dir, "-o", outdir, "-m", "sml", "--window", window), outdir, "window", "odd")
+
+
+def test_focus_measure_options_without_a_method_name_the_flag_that_enables_them(stack_dir, outdir):
+    result = invoke("depth", stack_dir, "-o", outdir, "--window", 5, "--fusion", "pyramid")
+    assert_refused(result, outdir, "--window, --fusion", "aifdepthnet_light", "--method sml")
 
 
 @pytest.mark.parametrize("scale", [0, 1.5, -1])
@@ -439,7 +449,8 @@ def test_bad_scale(stack_dir, outdir, scale):
 
 
 def test_bad_refine_radius(stack_dir, outdir):
-    assert_refused(invoke("depth", stack_dir, "-o", outdir, "--refine-radius", 0), outdir, "refine_radius")
+    assert_refused(invoke("depth", stack_dir, "-o", outdir, "-m", "sml", "--refine-radius", 0), outdir,
+                   "refine_radius")
 
 
 def test_unknown_method_is_a_usage_error(stack_dir, outdir):
@@ -517,7 +528,7 @@ def test_depth_notes_a_network_worse_than_the_classical_default(stack_dir, outdi
     try:
         result = invoke("depth", stack_dir, "-o", outdir, "-m", "aifdepthnet_light", "-q")
         assert result.exit_code == 0, result.output
-        assert "note: aifdepthnet_light: 0.90x the MSE of the classical default (sml)" in result.stderr
+        assert "note: aifdepthnet_light: 0.90x the MSE of the focus measure sml" in result.stderr
         assert "WORSE than it on real-phone" in result.stderr
         quiet = invoke("depth", stack_dir, "-o", tmp_path / "o2", "-m", "sml", "-q")  # no note for classical
         assert quiet.exit_code == 0 and "note:" not in quiet.stderr

@@ -16,7 +16,7 @@ from importlib.metadata import PackageNotFoundError, version
 from .classical import ClassicalConfig, depth_from_focus
 from .errors import InputError
 from .io import read_stack
-from .methods import MethodSpec, estimate_depth, parse_method, resolve_method
+from .methods import DEFAULT_METHOD, MethodSpec, estimate_depth, parse_method, resolve_method
 from .stack import Camera, DepthResult, FocalStack
 
 try:
@@ -25,6 +25,6 @@ except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0+unknown"
 
 __all__ = [
-    "Camera", "ClassicalConfig", "DepthResult", "FocalStack", "InputError", "MethodSpec", "__version__",
-    "depth_from_focus", "estimate_depth", "parse_method", "read_stack", "resolve_method",
+    "DEFAULT_METHOD", "Camera", "ClassicalConfig", "DepthResult", "FocalStack", "InputError", "MethodSpec",
+    "__version__", "depth_from_focus", "estimate_depth", "parse_method", "read_stack", "resolve_method",
 ]

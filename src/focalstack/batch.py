@@ -9,6 +9,7 @@ memory budget.
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -23,7 +24,7 @@ from .io.atomic import check_output_dir
 from .io.results import write_result
 from .io.stackdir import DEFAULT_MAX_MEGAPIXELS, read_stack
 from .memory import default_budget, parse_memory
-from .methods import DepthMethod, estimate_depth, resolve_method
+from .methods import DEFAULT_METHOD, DepthMethod, estimate_depth, resolve_method
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -67,9 +68,9 @@ class StackRun:
     summary: dict = field(default_factory=dict)
 
 
-def depth_from_folder(stack_dir: str | Path, out_dir: str | Path, *, method: str | DepthMethod = "sml",
-                      options: FolderOptions = FolderOptions(), progress: ProgressCallback | None = None,
-                      **method_options) -> StackRun:
+def depth_from_folder(stack_dir: str | Path, out_dir: str | Path, *,
+                      method: str | DepthMethod = DEFAULT_METHOD, options: FolderOptions = FolderOptions(),
+                      progress: ProgressCallback | None = None, **method_options) -> StackRun:
     """Read the stack in ``stack_dir``, estimate depth, write ``out_dir`` (atomically); raises
     :class:`InputError` on bad input. ``method_options`` are :func:`focalstack.resolve_method`'s."""
     stack_dir, out_dir = Path(stack_dir), Path(out_dir)
@@ -115,8 +116,9 @@ def check_not_input(out: Path, stack_dir: Path) -> None:
         raise InputError(f"the output folder {out} would replace the input folder {stack_dir}; choose another -o")
 
 
-def depth_from_folders(stack_dirs: Sequence[str | Path], out: str | Path, *, method: str = "sml",
-                       options: FolderOptions = FolderOptions(), jobs: int = 1, max_memory: int | str | None = None,
+def depth_from_folders(stack_dirs: Sequence[str | Path], out: str | Path, *,
+                       method: str = DEFAULT_METHOD, options: FolderOptions = FolderOptions(), jobs: int = 1,
+                       max_memory: int | str | None = None,
                        progress: ProgressCallback | None = None, **method_options) -> list[StackRun]:
     """Every stack of ``stack_dirs`` into ``OUT/<its folder name>``; one :class:`StackRun` per stack, in
     order. ``jobs`` stacks run at once in separate processes, each with ``max_memory`` / ``jobs``
@@ -136,7 +138,9 @@ def depth_from_folders(stack_dirs: Sequence[str | Path], out: str | Path, *, met
         return runs
     resolve_method(method, **share)  # refuse a bad method or option before starting the workers
     runs: dict[int, StackRun] = {}
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=_share_cores,
+                             initargs=(threads,)) as pool:
         futures = {pool.submit(_guarded, d, o, method, options, share): k
                    for k, (d, o) in enumerate(zip(stack_dirs, outs))}
         for done, future in enumerate(as_completed(futures), 1):
@@ -144,6 +148,13 @@ def depth_from_folders(stack_dirs: Sequence[str | Path], out: str | Path, *, met
             if progress:
                 progress(done, len(outs))
     return [runs[k] for k in range(len(outs))]
+
+
+def _share_cores(threads: int) -> None:
+    """A batch worker's share of the cores: PyTorch (read when a network first imports it) would otherwise start
+    one thread per core in every worker, and ``jobs`` workers fighting over the cores run slower than one."""
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    os.environ.setdefault("MKL_NUM_THREADS", str(threads))
 
 
 def _guarded(stack_dir, out_dir, method, options: FolderOptions, method_options: dict) -> StackRun:

@@ -214,8 +214,9 @@ def test_real_image_standing_is_read_and_shown(tmp_path, monkeypatch):
         assert registry.real_image_standing("aifdepthnet_light")["reference"] == "sml"
         assert registry.real_image_standing("daifnet") is None
         shown = CliRunner().invoke(app, ["models"]).output
-        assert "aifdepthnet_light: 0.90x the MSE of the classical default (sml)" in shown
-        assert "WORSE than it on real-phone (docs" in shown
+        assert "aifdepthnet_light: 0.90x the MSE of the focus measure sml" in shown
+        assert "WORSE than it on real-phone (docs/benchmarks.md); the default of focalstack depth" in shown
+        assert shown.count("the default of focalstack depth") == 1
         assert "aifdepthnet_light:aif: 0.50x the MSE" in shown and "better on every split" in shown
     finally:
         registry._standing_table.cache_clear()

@@ -9,14 +9,16 @@ import typer
 
 from ..errors import InputError
 from ..io.atomic import check_output_dir
+from ..methods import DEFAULT_METHOD
 from ._common import ALIGN_HELP, AlignMethod, LazyProgress, fail
 
 
 def evaluate_command(
     out: Path = typer.Option(..., "-o", "--out", help="Report folder (report.md, results.csv, results.json)."),
-    method: list[str] = typer.Option(["sml"], "--method", "-m", help="Method to evaluate; repeat for several "
-                                     "(sml, tenengrad, variance, rdf, or a model NAME[:TAG], optionally followed by "
-                                     "+dihedral for test-time augmentation)."),
+    method: list[str] = typer.Option([DEFAULT_METHOD, "sml"], "--method", "-m",
+                                     help="Method to evaluate; repeat for several (sml, tenengrad, variance, rdf, or "
+                                     "a model NAME[:TAG], optionally followed by +dihedral for test-time "
+                                     "augmentation). Without it: focalstack depth's default and sml."),
     dataset: list[str] = typer.Option([], "--dataset", "-d", help="NAME:PATH[?key=value&...], e.g. "
                                       "ddff12:DDFF12.h5?split=val, hci4d:full_data?split=test, fod500:FoD500, "
                                       "sim:DIR (a focalstack simulate dataset); repeat for several."),

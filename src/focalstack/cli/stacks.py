@@ -11,6 +11,7 @@ from ..batch import check_not_input
 from ..errors import InputError
 from ..io.atomic import check_output_dir
 from ..io.stackdir import DEFAULT_MAX_MEGAPIXELS, parse_focus_positions
+from ..methods import DEFAULT_METHOD
 from ._common import (
     ALIGN_HELP,
     AlignMethod,
@@ -36,10 +37,10 @@ def depth(
     out: Path = typer.Option(..., "-o", "--out", help="Output folder to create (depth.npy, aif.png, confidence.npy, "
                              "depth_preview.png, result.json); for several stacks, the folder that holds one per "
                              "stack."),
-    method: str = typer.Option("sml", "--method", "-m",
-                               help="A classical focus measure (sml = sum-modified-Laplacian, tenengrad, variance, "
-                               "rdf = ring difference filter) or a trained network NAME[:TAG] (see `focalstack "
-                               "models`), optionally followed by +dihedral and/or +tto[=STEPS]."),
+    method: str = typer.Option(DEFAULT_METHOD, "--method", "-m",
+                               help="A trained network NAME[:TAG] (see `focalstack models`), optionally followed by "
+                               "+dihedral and/or +tto[=STEPS], or a classical focus measure (sml = "
+                               "sum-modified-Laplacian, tenengrad, variance, rdf = ring difference filter)."),
     focus_positions: str = typer.Option(None, "--focus-positions", "-f", metavar="P1,P2,...|@FILE",
                                         help="One focus position per slice, in file order (overrides stack.json "
                                         "and EXIF), or @FILE to read them from a text file. Needs --unit."),
@@ -222,6 +223,9 @@ def models() -> None:
         trained = ("weights: " + ", ".join(join_method(name, t) for t in tags)) if tags else "no weights yet"
         typer.echo(f"{name:20s} {entry.description}\n{'':20s} {trained}")
         for tag in tags:
-            line = describe_standing(join_method(name, tag))
+            method = join_method(name, tag)
+            line = describe_standing(method)
+            if method == DEFAULT_METHOD:
+                line = (line + "; " if line else "") + "the default of focalstack depth"
             if line:
                 typer.echo(f"{'':20s}   {line}")

@@ -134,7 +134,7 @@ STANDING_FILE = WEIGHTS_DIR / "standing.json"
 
 
 def real_image_standing(method: str) -> dict | None:
-    """How the released weights ``NAME[:TAG]`` fare against the classical default on the real-image
+    """How the released weights ``NAME[:TAG]`` fare against the focus measure ``sml`` on the real-image
     benchmark (``weights/standing.json``, written by ``benchmarks/real_standing.py`` from a ``focalstack
     eval --real`` report): ``{"ratio", "low", "high", "per_dataset", "beats_reference", "reference",
     "benchmark"}``, or None when they were not measured."""
@@ -146,7 +146,7 @@ def real_image_standing(method: str) -> dict | None:
 
 
 def describe_standing(method: str) -> str:
-    """One line on how released weights ``NAME[:TAG]`` fare against the classical default on the real-image
+    """One line on how released weights ``NAME[:TAG]`` fare against the focus measure ``sml`` on the real-image
     benchmark (:func:`real_image_standing`), or ``""`` when they were not measured."""
     from ..models import real_image_standing
 
@@ -155,7 +155,7 @@ def describe_standing(method: str) -> str:
         return ""
     worse = [name for name, ratio in standing["per_dataset"].items() if ratio >= 1]
     verdict = f"WORSE than it on {', '.join(worse)}" if worse else "better on every split"
-    return (f"{method}: {standing['ratio']:.2f}x the MSE of the classical default ({standing['reference']}) on the "
+    return (f"{method}: {standing['ratio']:.2f}x the MSE of the focus measure {standing['reference']} on the "
             f"real-image benchmark ({standing['low']:.2f}-{standing['high']:.2f}), {verdict} (docs/benchmarks.md)")
 
 
