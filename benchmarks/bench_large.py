@@ -2,7 +2,7 @@
 
 Writes synthetic focal stacks of 10 and 30 slices of 6000 x 4000 JPEGs (a textured scene whose depth
 ramps across the frame, each slice sharp in its own band), then runs `focalstack depth` on each with
-the classical default and with each released network architecture at the default memory budget, in a
+`sml` with its default options and with each released network architecture at the default memory budget, in a
 child process whose peak resident memory (ru_maxrss) is read when it ends. The tags of one network
 (`aifdepthnet_light:aif`, `:self`) have the same architecture and cost as the network itself.
 

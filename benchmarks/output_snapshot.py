@@ -7,7 +7,7 @@ then compare (the command line is called in a child process, so any version of t
     python benchmarks/output_snapshot.py SNAP_NEW --stacks S1 S2 S3
     python benchmarks/output_snapshot.py SNAP_NEW --compare SNAP_OLD
 
-Each stack goes through the classical default, a classical method with every option changed, each
+Each stack goes through `sml` with its default options, a classical method with every option changed, each
 released network, test-time augmentation, 3 steps of test-time optimisation and `--scale 0.5`.
 Prints the largest absolute difference of depth and confidence per run; asserts nothing.
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 RUNS = {
-    "sml": [],
+    "sml": ["-m", "sml"],
     "tenengrad": ["-m", "tenengrad", "--window", "5", "--fusion", "pyramid", "--refine", "wmedian",
                   "--peak-fit", "parabolic"],
     "rdf-scale": ["-m", "rdf", "--scale", "0.5"],

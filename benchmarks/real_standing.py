@@ -1,4 +1,4 @@
-"""Record how every released network fares against the classical default on the real-image benchmark.
+"""Record how every released network fares against `sml` on the real-image benchmark.
 
 Reads the ``results.json`` of a ``focalstack eval --real DATA`` run (the test split) that includes the classical
 default (``sml``) and writes ``src/focalstack/models/weights/standing.json``, which ``focalstack models`` prints and

@@ -1,6 +1,6 @@
 """Render the point cloud of a real phone focal stack for the docs (``docs/images/point_cloud_phone_balls.png``).
 
-Runs ``focalstack.estimate_depth`` with the classical default on ``phone_balls_10`` (10 x 1280x720 phone JPEGs,
+Runs ``focalstack.estimate_depth`` with the focus measure ``sml`` on ``phone_balls_10`` (10 x 1280x720 phone JPEGs,
 Suwajanakorn, Hu and Seitz, "Depth from Focus with Your Mobile Phone", CVPR 2015, as repackaged by DfF in the
 Wild), writes ``points.ply`` through ``focalstack.io.results.write_result(formats=["ply"])``, reads it back and
 draws it from an oblique viewpoint with matplotlib (no GUI backend).
@@ -43,10 +43,10 @@ FAR_CUT = 40.0  # relative units; the seventh focus position is 39.11, the eight
 
 
 def point_cloud(folder: Path, out: Path, min_confidence: float):
-    """Depth of the stack through the classical default, written as points.ply in ``out``; (result, cloud)."""
+    """Depth of the stack through ``sml``, written as points.ply in ``out``; (result, cloud)."""
     positions = [float(v) for v in (folder / "focus_distance.txt").read_text().split()]
     stack = read_stack(folder, focus_positions=positions, unit="m")
-    result = estimate_depth(stack)
+    result = estimate_depth(stack, method="sml")
     write_result(result, out, formats=["ply"], min_confidence=min_confidence, camera=ASSUMED_CAMERA, overwrite=True)
     return result, read_ply(out / "points.ply")
 
@@ -64,7 +64,7 @@ def render(result, cloud, path: Path, *, min_confidence: float, max_points: int,
     grid = fig.add_gridspec(1, 2, width_ratios=(1, 1.3))
     left = fig.add_subplot(grid[0])
     left.imshow(np.clip(result.all_in_focus, 0, 1))
-    left.set_title("all-in-focus (classical default)")
+    left.set_title("all-in-focus (sml)")
     left.set_axis_off()
     ax = fig.add_subplot(grid[1], projection="3d")
     ax.scatter(x, z, -y, c=colors[pick] / 255.0, s=1.0, linewidths=0, depthshade=False)

@@ -1,6 +1,6 @@
 """Screenshots of the viewer for the docs: ``docs/images/viewer_pcb.png`` and ``docs/images/viewer_3d_cones.png``.
 
-1. The bundled example: ``focalstack depth examples/pcb --html`` (classical default, unit ``index``, so the 3D view
+1. The bundled example: ``focalstack depth examples/pcb --html`` (the default network, unit ``index``, so the 3D view
    is orthographic), its ``report.html`` opened in headless Chromium with the cursor on the switch.
 2. A metric result with a perspective 3D view: Middlebury 2003 "cones" (``shared/data/rgbd``; Scharstein and
    Szeliski, CVPR 2003) with its disparity mapped onto 0.3-0.9 m, rendered by the simulator as a 10-slice stack
