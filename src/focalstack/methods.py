@@ -45,7 +45,7 @@ DIHEDRAL = "dihedral"
 TTO = "tto"
 DEFAULT_TTO_STEPS = 30
 CLASSICAL_OPTIONS = ("window", "peak_fit", "fusion", "refine", "refine_radius")
-NETWORK_OPTIONS = ("weights", "device", "tile")
+NETWORK_OPTIONS = ("weights", "device", "tile", "net_scale")
 TTO_OPTIONS = ("tto_lr", "tto_renderer", "tto_aif")
 SHARED_OPTIONS = ("max_memory",)
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -165,6 +165,7 @@ def resolve_method(
     max_memory: int | str | None = None,
     device: str | None = None,
     tile: int | None = None,
+    net_scale: str | float | None = None,
 ) -> DepthMethod:
     """A :class:`DepthMethod` from a method string and the options that apply to it.
 
@@ -176,6 +177,11 @@ def resolve_method(
         device: where a network runs: ``auto`` (the first of CUDA, MPS, CPU that is present; the
             default), ``cpu``, ``cuda`` or ``mps`` (networks only).
         tile: force tiles of this side in pixels (networks only; default: sized from the budget).
+        net_scale: the resolution a network works at: ``"auto"`` (the default) resizes a stack whose largest
+            defocus blur, known from its camera and focus distances, exceeds what the network was trained on
+            (:mod:`focalstack.models.working_scale`), then brings depth and confidence back to the full size
+            and fuses the all-in-focus image from the full-resolution slices; a number in (0, 1] fixes the
+            factor (1: always the full resolution). Networks only.
         weights: a safetensors file replacing a network's released weights (networks only).
         window, peak_fit, fusion, refine, refine_radius: the classical pipeline's settings
             (:class:`~focalstack.classical.ClassicalConfig`; focus measures only; None = its default).
@@ -190,7 +196,7 @@ def resolve_method(
     spec = method if isinstance(method, MethodSpec) else parse_method(method)
     options = {"weights": weights, "window": window, "peak_fit": peak_fit, "fusion": fusion, "refine": refine,
                "refine_radius": refine_radius, "tto_lr": tto_lr, "tto_renderer": tto_renderer, "tto_aif": tto_aif,
-               "max_memory": max_memory, "device": device, "tile": tile}
+               "max_memory": max_memory, "device": device, "tile": tile, "net_scale": net_scale}
     given = {k: v for k, v in options.items() if v is not None}
     _refuse_inapplicable(spec, given)
     budget = parse_memory(max_memory) if max_memory is not None else None
@@ -201,12 +207,13 @@ def resolve_method(
 
     if tile is not None and (not isinstance(tile, int) or tile < 16):
         raise InputError(f"--tile must be a whole number of pixels >= 16, got {tile!r}")
+    net_scale = _net_scale(net_scale)
     torch_device = _torch_device(device or "auto")
     model = create_model(spec.name, pretrained=weights or spec.tag or True)  # clear message if untrained
     model.to(torch_device)
     tto = _tto_settings(given) if spec.tto_steps else None
     return DepthMethod(spec, lambda stack, progress: _network(model, spec, tto, stack, progress, budget=budget,
-                                                              tile=tile))
+                                                              tile=tile, net_scale=net_scale))
 
 
 def _refuse_inapplicable(spec: MethodSpec, given: dict) -> None:
@@ -228,6 +235,19 @@ def _refuse_inapplicable(spec: MethodSpec, given: dict) -> None:
         flags = ", ".join("--" + k.replace("_", "-") for k in wrong)
         verb = "does" if len(wrong) == 1 else "do"
         raise InputError(f"{flags} {verb} not apply to method {str(spec)!r}: {why}")
+
+
+def _net_scale(value) -> str | float:
+    """``"auto"`` or a factor in (0, 1] (numbers may come as text from the command line)."""
+    if value is None or value == "auto":
+        return "auto"
+    try:
+        factor = float(value)
+    except (TypeError, ValueError):
+        factor = None
+    if factor is None or not 0 < factor <= 1:
+        raise InputError(f"--net-scale must be auto or a factor in (0, 1], got {value!r}")
+    return factor
 
 
 def _tto_settings(given: dict) -> dict:
@@ -264,10 +284,15 @@ def _classical(stack: FocalStack, config: ClassicalConfig, name: str, budget: in
 
 
 def _network(model, spec: MethodSpec, tto: dict | None, stack: FocalStack, progress, *, budget: int | None,
-             tile: int | None) -> DepthResult:
+             tile: int | None, net_scale: str | float = "auto") -> DepthResult:
     from .models.base import device_of
     from .models.tiling import plan_tiles, predict_tiled
+    from .models.working_scale import network_scale, upsample_result
 
+    full = stack
+    scale = network_scale(stack) if net_scale == "auto" else float(net_scale)
+    if scale < 1:
+        stack = stack.resized(scale)
     report = None
     if tto is not None:
         from .train.tto import test_time_optimize
@@ -278,8 +303,11 @@ def _network(model, spec: MethodSpec, tto: dict | None, stack: FocalStack, progr
     plan = plan_tiles(model, stack, budget or default_budget(), tile=tile)
     result = (model.predict(stack, dihedral=spec.dihedral) if plan is None
               else predict_tiled(model, stack, plan, dihedral=spec.dihedral, progress=progress))
+    if stack is not full:
+        result = upsample_result(result, full)
     result.method, result.parameters = str(spec), {**model.model_config, "dihedral": spec.dihedral}
     result.parameters["device"] = str(device_of(model))
+    result.parameters["net_scale"] = {"mode": "auto" if net_scale == "auto" else "fixed", "factor": round(scale, 4)}
     if plan is not None:
         result.parameters["tiles"] = {"side": plan.tile, "overlap": plan.overlap, "count": len(
             plan.windows(*stack.shape)), "cache_on_disk": plan.cache_on_disk}

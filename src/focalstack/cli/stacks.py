@@ -88,6 +88,11 @@ def depth(
                                    "larger than it runs tile by tile [default: 75 % of the available memory]."),
     tile: int = typer.Option(None, "--tile", metavar="PIXELS", help="Networks only: tiles of this side instead of "
                              "the budget's."),
+    net_scale: str = typer.Option(None, "--net-scale", metavar="auto|FACTOR", help="Networks only: the resolution "
+                                  "the network works at. auto resizes a stack whose defocus blur (known from its "
+                                  "camera and focus distances) is larger than the network was trained on, and "
+                                  "brings the results back to full size; a factor in (0, 1] fixes it, 1 = full "
+                                  "resolution [default: auto]."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Stacks processed at once (several stacks; each gets an equal "
                              "share of the memory budget)."),
     scale: float = typer.Option(1.0, help="Resize slices by this factor (0 < scale <= 1) before processing."),
@@ -102,7 +107,7 @@ def depth(
 
     options = {"weights": weights, "window": window, "peak_fit": peak_fit, "fusion": fusion, "refine": refine,
                "refine_radius": refine_radius, "tto_lr": tto_lr, "tto_renderer": tto_renderer, "tto_aif": tto_aif,
-               "device": device, "tile": tile}
+               "device": device, "tile": tile, "net_scale": net_scale}
     options = {k: getattr(v, "value", v) for k, v in options.items() if v is not None}
     try:
         spec = merge_modifiers(parse_method(method), dihedral=dihedral, tto=tto)
