@@ -34,6 +34,15 @@ def test_largest_blur_is_the_thin_lens_circle_of_confusion_in_pixels():
     assert largest_blur_px(diopters) == pytest.approx(largest_blur_px(_stack()), rel=1e-9)
 
 
+def test_pixel_pitch_from_the_35mm_equivalent_focal_length():
+    # a 4.4 mm lens equivalent to 26 mm on a 4000 x 3000 frame: the sensor diagonal is 43.27 * 4.4 / 26 mm
+    exif = Camera(focal_length_mm=4.4, f_number=1.8, focal_length_35mm=26)
+    pitch_um = 1000 * 43.27 * 4.4 / 26 / 5000
+    with_pitch = Camera(focal_length_mm=4.4, f_number=1.8, pixel_pitch_um=pitch_um)
+    assert largest_blur_px(_stack(camera=exif, size=(3000, 4000))) == pytest.approx(
+        largest_blur_px(_stack(camera=with_pitch, size=(3000, 4000))), rel=1e-9)
+
+
 @pytest.mark.parametrize("stack", [
     _stack(camera=None),
     _stack(unit="index", positions=(0, 1, 2)),

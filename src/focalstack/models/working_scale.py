@@ -14,6 +14,8 @@ frame and fuses the all-in-focus image from the full-resolution slices, so no ou
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -25,6 +27,8 @@ from ..units import from_blur_coordinate, to_blur_coordinate
 #: percentile of the released networks' training stacks (the real-image mix: 24 px phone, 27 px DSLR macro,
 #: 30 px microscope), so the stacks they were trained and benchmarked on keep their full resolution.
 TRAINED_BLUR_PX = 28.0
+#: The diagonal of a 36 x 24 mm frame, on which 35 mm-equivalent focal lengths are defined.
+FULL_FRAME_DIAGONAL_MM = 43.27
 #: Factors closer to 1 than this are not worth a resampling.
 MIN_GAIN = 0.9
 
@@ -32,11 +36,16 @@ MIN_GAIN = 0.9
 def largest_blur_px(stack: FocalStack) -> float | None:
     """The stack's largest circle of confusion in pixels (the far end of the sweep seen focused at the near end,
     or the reverse), or None when it cannot be known: focus positions not in metres or diopters, or no focal
-    length, f-number or pixel pitch (``stack.json``'s camera block or EXIF)."""
+    length, f-number or pixel pitch (``stack.json``'s camera block or EXIF; the pitch may also come from the
+    sensor width or the 35 mm-equivalent focal length, defined on the 43.27 mm diagonal)."""
     camera = stack.camera
     if stack.unit not in ("m", "diopter") or camera is None or not camera.focal_length_mm or not camera.f_number:
         return None
     pitch_um = camera.pixel_pitch_for(stack.shape[1])
+    if pitch_um is None and camera.focal_length_35mm:  # EXIF's 35 mm equivalent: the crop factor gives the sensor
+        height, width = stack.shape
+        pitch_um = 1000.0 * FULL_FRAME_DIAGONAL_MM * camera.focal_length_mm / camera.focal_length_35mm / math.hypot(
+            height, width)
     if not pitch_um:
         return None
     metres = 1.0 / to_blur_coordinate(np.asarray(stack.focus_positions, dtype=np.float64), stack.unit)
