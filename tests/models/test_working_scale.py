@@ -10,6 +10,7 @@ import pytest
 from focalstack import Camera, DepthResult, FocalStack, InputError, estimate_depth, resolve_method
 from focalstack.models.working_scale import (
     TRAINED_BLUR_PX,
+    UNKNOWN_BLUR_LONG_SIDE,
     fuse_at_index,
     largest_blur_px,
     network_scale,
@@ -49,9 +50,12 @@ def test_pixel_pitch_from_the_35mm_equivalent_focal_length():
     _stack(camera=Camera(focal_length_mm=4.4)),  # no f-number
     _stack(camera=Camera(focal_length_mm=4.4, f_number=1.8)),  # no pixel pitch or sensor width
 ])
-def test_unknown_blur_keeps_the_full_resolution(stack):
+def test_unknown_blur_caps_the_longer_side(stack):
     assert largest_blur_px(stack) is None
-    assert network_scale(stack) == 1.0
+    assert network_scale(stack) == 1.0  # 40 pixels across
+    big = FocalStack.from_loader(lambda k: np.zeros((1536, 2048), np.float32), [(1536, 2048)] * 3,
+                                 stack.focus_positions, unit=stack.unit, camera=stack.camera)
+    assert network_scale(big) == pytest.approx(UNKNOWN_BLUR_LONG_SIDE / 2048)
 
 
 def test_scale_brings_the_blur_to_the_trained_size_and_leaves_small_blur_alone():

@@ -8,8 +8,9 @@ real-image benchmark upsampled 4x, ``aifdepthnet_light`` at full resolution lose
 the phone; run at a quarter of the size it keeps it (``benchmarks/bench_resolution.py``, docs/benchmarks.md).
 
 :func:`network_scale` picks the factor from the stack's camera and focus distances (the thin-lens circle of
-confusion); :func:`upsample_result` brings the network's depth, confidence and slice index back to the full
-frame and fuses the all-in-focus image from the full-resolution slices, so no output loses pixels.
+confusion), or from its size when they are unknown; :func:`upsample_result` brings the network's depth,
+confidence and slice index back to the full frame and fuses the all-in-focus image from the full-resolution
+slices, so no output loses pixels.
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ from ..units import from_blur_coordinate, to_blur_coordinate
 TRAINED_BLUR_PX = 28.0
 #: The diagonal of a 36 x 24 mm frame, on which 35 mm-equivalent focal lengths are defined.
 FULL_FRAME_DIAGONAL_MM = 43.27
+#: Without the camera and focus distances the blur is unknown: the network then sees at most this many pixels
+#: along the longer side. On the 2048 x 1536 microscope stack of ``shared/data/microscope_pcb`` (no focus
+#: information), ``aifdepthnet_light`` at full size marks board texture as near and far; at 1024 px it gives
+#: a smooth board and a sharp-edged switch (docs/benchmarks.md).
+UNKNOWN_BLUR_LONG_SIDE = 1024
 #: Factors closer to 1 than this are not worth a resampling.
 MIN_GAIN = 0.9
 
@@ -62,7 +68,8 @@ def largest_blur_px(stack: FocalStack) -> float | None:
 
 def network_scale(stack: FocalStack, *, target_blur_px: float = TRAINED_BLUR_PX) -> float:
     """The factor (0 < s <= 1) to resize ``stack`` by before a network sees it: ``target_blur_px`` over the
-    stack's largest blur (:func:`largest_blur_px`), 1 when that is unknown, smaller or within ``MIN_GAIN``.
+    stack's largest blur (:func:`largest_blur_px`); when that is unknown, whatever brings the longer side to
+    ``UNKNOWN_BLUR_LONG_SIDE`` pixels; 1 when the factor would be above ``MIN_GAIN``.
 
     Example:
         >>> from focalstack import Camera
@@ -72,9 +79,10 @@ def network_scale(stack: FocalStack, *, target_blur_px: float = TRAINED_BLUR_PX)
         (54, 0.52)
     """
     blur = largest_blur_px(stack)
-    if blur is None or blur <= target_blur_px:
-        return 1.0
-    scale = target_blur_px / blur
+    if blur is None:
+        scale = UNKNOWN_BLUR_LONG_SIDE / max(stack.shape)
+    else:
+        scale = target_blur_px / blur
     return 1.0 if scale > MIN_GAIN else scale
 
 
