@@ -6,7 +6,8 @@ ramps across the frame, each slice sharp in its own band), then runs `focalstack
 child process whose peak resident memory (ru_maxrss) is read when it ends. The tags of one network
 (`aifdepthnet_light:aif`, `:self`) have the same architecture and cost as the network itself.
 
-    python benchmarks/bench_large.py --work /tmp/large [--slices 10 30] [--methods sml aifdepthnet_light]
+    python benchmarks/bench_large.py --work /tmp/large [--slices 10 30] [--methods sml aifdepthnet_light] \
+        [--net-scale 1]
 
 Prints a Markdown table; asserts nothing. Needs about 3 GB of disk for the stacks.
 """
@@ -51,10 +52,12 @@ def write_stack(folder: Path, slices: int, seed: int = 0) -> Path:
     return folder
 
 
-def run(stack: Path, out: Path, method: str) -> tuple[float, float, int, str]:
+def run(stack: Path, out: Path, method: str, net_scale: str | None = None) -> tuple[float, float, int, str]:
     """(seconds, peak GiB, exit status, last stderr line) of one `focalstack depth` in a child process."""
     command = [sys.executable, "-m", "focalstack.cli", "depth", str(stack), "-o", str(out), "-m", method,
                "--overwrite", "--align", "none"]
+    if net_scale is not None and method not in ("sml", "tenengrad", "variance", "rdf"):
+        command += ["--net-scale", net_scale]
     start = time.perf_counter()
     child = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     _, status, usage = os.wait4(child.pid, 0)
@@ -68,6 +71,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, required=True, help="folder for the stacks and results")
     parser.add_argument("--slices", type=int, nargs="+", default=[10, 30])
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
+    parser.add_argument("--net-scale", default=None, help="the networks' --net-scale (default: theirs, auto)")
     args = parser.parse_args()
     from focalstack.memory import available_memory, default_budget, format_bytes
 
@@ -78,7 +82,7 @@ def main() -> None:
     for n in args.slices:
         stack = write_stack(args.work / f"stack{n}", n)
         for method in args.methods:
-            seconds, peak, status, note = run(stack, args.work / f"out{n}-{method}", method)
+            seconds, peak, status, note = run(stack, args.work / f"out{n}-{method}", method, args.net_scale)
             print(f"| {n} | {method} | {seconds:.0f} | {peak:.2f} | {status} | {note.replace('|', '/')} |",
                   flush=True)
 

@@ -48,6 +48,7 @@ CLASSICAL_OPTIONS = ("window", "peak_fit", "fusion", "refine", "refine_radius")
 NETWORK_OPTIONS = ("weights", "device", "tile", "net_scale")
 TTO_OPTIONS = ("tto_lr", "tto_renderer", "tto_aif")
 SHARED_OPTIONS = ("max_memory",)
+MAX_NET_SCALE = 4.0
 DEVICES = ("auto", "cpu", "cuda", "mps")
 TTO_RENDERERS = ("per_pixel", "layered")
 TTO_AIFS = ("model", "coarse")
@@ -180,8 +181,8 @@ def resolve_method(
         net_scale: the resolution a network works at: ``"auto"`` (the default) resizes a stack whose largest
             defocus blur, known from its camera and focus distances, exceeds what the network was trained on
             (:mod:`focalstack.models.working_scale`), then brings depth and confidence back to the full size
-            and fuses the all-in-focus image from the full-resolution slices; a number in (0, 1] fixes the
-            factor (1: always the full resolution). Networks only.
+            and fuses the all-in-focus image from the full-resolution slices; a number in (0, 4] fixes the
+            factor (1: always the full resolution; above 1 enlarges). Networks only.
         weights: a safetensors file replacing a network's released weights (networks only).
         window, peak_fit, fusion, refine, refine_radius: the classical pipeline's settings
             (:class:`~focalstack.classical.ClassicalConfig`; focus measures only; None = its default).
@@ -245,8 +246,8 @@ def _net_scale(value) -> str | float:
         factor = float(value)
     except (TypeError, ValueError):
         factor = None
-    if factor is None or not 0 < factor <= 1:
-        raise InputError(f"--net-scale must be auto or a factor in (0, 1], got {value!r}")
+    if factor is None or not 0 < factor <= MAX_NET_SCALE:
+        raise InputError(f"--net-scale must be auto or a factor in (0, {MAX_NET_SCALE:g}], got {value!r}")
     return factor
 
 
@@ -287,12 +288,12 @@ def _network(model, spec: MethodSpec, tto: dict | None, stack: FocalStack, progr
              tile: int | None, net_scale: str | float = "auto") -> DepthResult:
     from .models.base import device_of
     from .models.tiling import plan_tiles, predict_tiled
-    from .models.working_scale import network_scale, upsample_result
+    from .models.working_scale import full_size_result, network_scale, rescaled
 
     full = stack
     scale = network_scale(stack) if net_scale == "auto" else float(net_scale)
-    if scale < 1:
-        stack = stack.resized(scale)
+    if scale != 1:
+        stack = rescaled(stack, scale)
     report = None
     if tto is not None:
         from .train.tto import test_time_optimize
@@ -304,7 +305,7 @@ def _network(model, spec: MethodSpec, tto: dict | None, stack: FocalStack, progr
     result = (model.predict(stack, dihedral=spec.dihedral) if plan is None
               else predict_tiled(model, stack, plan, dihedral=spec.dihedral, progress=progress))
     if stack is not full:
-        result = upsample_result(result, full)
+        result = full_size_result(result, full)
     result.method, result.parameters = str(spec), {**model.model_config, "dihedral": spec.dihedral}
     result.parameters["device"] = str(device_of(model))
     result.parameters["net_scale"] = {"mode": "auto" if net_scale == "auto" else "fixed", "factor": round(scale, 4)}

@@ -9,12 +9,17 @@ import pytest
 
 from focalstack import Camera, DepthResult, FocalStack, InputError, estimate_depth, resolve_method
 from focalstack.models.working_scale import (
+    ENLARGED_BLUR_PX,
+    MAX_UPSCALE,
+    MAX_UPSCALED_SIDE,
+    SMALLEST_BLUR_PX,
     TRAINED_BLUR_PX,
     UNKNOWN_BLUR_LONG_SIDE,
+    full_size_result,
     fuse_at_index,
     largest_blur_px,
     network_scale,
-    upsample_result,
+    rescaled,
 )
 from focalstack.simulate import CameraEffects, SimulationConfig
 from focalstack.simulate.dataset import generate
@@ -58,6 +63,21 @@ def test_unknown_blur_caps_the_longer_side(stack):
     assert network_scale(big) == pytest.approx(UNKNOWN_BLUR_LONG_SIDE / 2048)
 
 
+def test_too_little_blur_is_enlarged_within_limits():
+    small = _stack(camera=Camera(focal_length_mm=4.4, f_number=1.8, pixel_pitch_um=11.2))  # about 6.7 px
+    assert largest_blur_px(small) < SMALLEST_BLUR_PX
+    assert network_scale(small) == pytest.approx(ENLARGED_BLUR_PX / largest_blur_px(small))
+    tiny = _stack(camera=Camera(focal_length_mm=4.4, f_number=1.8, pixel_pitch_um=200))
+    assert network_scale(tiny) == MAX_UPSCALE
+    wide = FocalStack.from_loader(lambda k: np.zeros((800, 1200), np.float32), [(800, 1200)] * 3,
+                                  [0.1, 0.15, 0.3], unit="m", camera=Camera(focal_length_mm=4.4, f_number=1.8,
+                                                                            pixel_pitch_um=11.2))
+    assert network_scale(wide) == pytest.approx(MAX_UPSCALED_SIDE / 1200)
+    larger = rescaled(small, 2.0)
+    assert larger.shape == (64, 80) and larger.camera.pixel_pitch_um == pytest.approx(5.6)
+    assert larger[0].shape == (64, 80) and larger.scale == 2.0
+
+
 def test_scale_brings_the_blur_to_the_trained_size_and_leaves_small_blur_alone():
     big = _stack()
     assert network_scale(big) == pytest.approx(TRAINED_BLUR_PX / largest_blur_px(big))
@@ -86,7 +106,7 @@ def test_upsampled_result_has_full_size_and_interpolates_in_inverse_depth():
     result = DepthResult(depth=small_depth, all_in_focus=np.zeros((10, 15), np.float32),
                          confidence=np.full((10, 15), 0.5, np.float32), unit="m",
                          focus_positions=full.focus_positions.copy())
-    up = upsample_result(result, full)
+    up = full_size_result(result, full)
     assert up.depth.shape == up.confidence.shape == up.all_in_focus.shape == up.slice_index.shape == (20, 30)
     assert up.depth.min() == pytest.approx(1.0) and up.depth.max() == pytest.approx(2.0)
     edge = up.depth[5, 14:18]  # across the step, blending 1 and 0.5 diopters: never a depth outside [1, 2]
@@ -94,9 +114,13 @@ def test_upsampled_result_has_full_size_and_interpolates_in_inverse_depth():
     np.testing.assert_allclose(up.slice_index[:, :10], 1.0, atol=1e-6)  # 1 m is slice 1
     np.testing.assert_allclose(up.all_in_focus[:, :10], full[1][:, :10], atol=1e-6)
     np.testing.assert_allclose(up.confidence, 0.5, atol=1e-6)
+    big = DepthResult(depth=np.full((40, 60), 2.0, np.float32), all_in_focus=np.zeros((40, 60), np.float32),
+                      confidence=np.ones((40, 60), np.float32), unit="m", focus_positions=full.focus_positions.copy())
+    down = full_size_result(big, full)  # from an enlarged run back down
+    assert down.depth.shape == (20, 30) and np.allclose(down.depth, 2.0) and np.allclose(down.slice_index, 2.0)
 
 
-@pytest.mark.parametrize("bad", [0, 1.5, -1, "half"])
+@pytest.mark.parametrize("bad", [0, 4.5, -1, "half"])
 def test_bad_net_scale_is_refused(bad):
     with pytest.raises(InputError, match="--net-scale must be auto or a factor"):
         resolve_method("aifdepthnet_light", net_scale=bad)

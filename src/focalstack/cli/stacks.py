@@ -90,9 +90,9 @@ def depth(
                              "the budget's."),
     net_scale: str = typer.Option(None, "--net-scale", metavar="auto|FACTOR", help="Networks only: the resolution "
                                   "the network works at. auto resizes a stack whose defocus blur (known from its "
-                                  "camera and focus distances) is larger than the network was trained on, and "
-                                  "brings the results back to full size; a factor in (0, 1] fixes it, 1 = full "
-                                  "resolution [default: auto]."),
+                                  "camera and focus distances) is larger or smaller than the network was trained "
+                                  "on, or else a stack over 1024 px, and brings the results back to full size; a "
+                                  "factor in (0, 4] fixes it, 1 = full resolution [default: auto]."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Stacks processed at once (several stacks; each gets an equal "
                              "share of the memory budget)."),
     scale: float = typer.Option(1.0, help="Resize slices by this factor (0 < scale <= 1) before processing."),

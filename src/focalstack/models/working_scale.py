@@ -2,14 +2,15 @@
 
 A network sees blur through its receptive field. The released networks were trained on stacks whose largest
 defocus blur (the circle of confusion of the farthest focus position seen from the nearest one and vice
-versa) is 7-30 pixels; a full-resolution photograph of the same scene has several times that (a 12-megapixel
-phone frame has about four times the pixels across of the training stacks' camera). On copies of the
-real-image benchmark upsampled 4x, ``aifdepthnet_light`` at full resolution loses its lead over ``sml`` on
-the phone; run at a quarter of the size it keeps it (``benchmarks/bench_resolution.py``, docs/benchmarks.md).
+versa) is about 7-30 pixels. A full-resolution photograph often has several times that; a small image or a
+short sweep may have only a few pixels. On copies of the real-image benchmark's development split resized by
+4x, 1/2 and 1/4, ``aifdepthnet_light`` at the given size loses its lead over ``sml`` in both directions, and
+keeps it when the stack is resized back into that range (``benchmarks/bench_resolution.py``,
+docs/benchmarks.md).
 
 :func:`network_scale` picks the factor from the stack's camera and focus distances (the thin-lens circle of
-confusion), or from its size when they are unknown; :func:`upsample_result` brings the network's depth,
-confidence and slice index back to the full frame and fuses the all-in-focus image from the full-resolution
+confusion), or from its size when they are unknown; :func:`full_size_result` brings the network's depth,
+confidence and slice index back to the input's size and fuses the all-in-focus image from the full-resolution
 slices, so no output loses pixels.
 """
 
@@ -35,7 +36,14 @@ FULL_FRAME_DIAGONAL_MM = 43.27
 #: information), ``aifdepthnet_light`` at full size marks board texture as near and far; at 1024 px it gives
 #: a smooth board and a sharp-edged switch (docs/benchmarks.md).
 UNKNOWN_BLUR_LONG_SIDE = 1024
-#: Factors closer to 1 than this are not worth a resampling.
+#: A stack whose largest blur is under ``SMALLEST_BLUR_PX`` is enlarged so that it becomes ``ENLARGED_BLUR_PX``
+#: (up to ``MAX_UPSCALE`` and ``MAX_UPSCALED_SIDE``): too little blur is as far from the training stacks as too
+#: much.
+SMALLEST_BLUR_PX = 12.0
+ENLARGED_BLUR_PX = 16.0
+MAX_UPSCALE = 4.0
+MAX_UPSCALED_SIDE = 2048
+#: Factors closer to 1 than this (or than its inverse, enlarging) are not worth a resampling.
 MIN_GAIN = 0.9
 
 
@@ -66,10 +74,13 @@ def largest_blur_px(stack: FocalStack) -> float | None:
     return float(blur) / (pitch_um * 1e-6)
 
 
-def network_scale(stack: FocalStack, *, target_blur_px: float = TRAINED_BLUR_PX) -> float:
-    """The factor (0 < s <= 1) to resize ``stack`` by before a network sees it: ``target_blur_px`` over the
-    stack's largest blur (:func:`largest_blur_px`); when that is unknown, whatever brings the longer side to
-    ``UNKNOWN_BLUR_LONG_SIDE`` pixels; 1 when the factor would be above ``MIN_GAIN``.
+def network_scale(stack: FocalStack, *, target_blur_px: float | None = None,
+                  smallest_blur_px: float | None = None) -> float:
+    """The factor to resize ``stack`` by before a network sees it: ``target_blur_px`` over the stack's largest
+    blur (:func:`largest_blur_px`) when that is larger; ``smallest_blur_px`` over it when it is smaller (at
+    most ``MAX_UPSCALE``, and no longer side above ``MAX_UPSCALED_SIDE``; 0 turns enlarging off); when the
+    blur is unknown, whatever brings the longer side down to ``UNKNOWN_BLUR_LONG_SIDE`` pixels; 1 when the
+    factor is within ``MIN_GAIN`` of it.
 
     Example:
         >>> from focalstack import Camera
@@ -78,25 +89,50 @@ def network_scale(stack: FocalStack, *, target_blur_px: float = TRAINED_BLUR_PX)
         >>> round(largest_blur_px(stack)), round(network_scale(stack), 2)
         (54, 0.52)
     """
+    target_blur_px = TRAINED_BLUR_PX if target_blur_px is None else target_blur_px
+    smallest_blur_px = SMALLEST_BLUR_PX if smallest_blur_px is None else smallest_blur_px
     blur = largest_blur_px(stack)
     if blur is None:
-        scale = UNKNOWN_BLUR_LONG_SIDE / max(stack.shape)
-    else:
+        scale = min(1.0, UNKNOWN_BLUR_LONG_SIDE / max(stack.shape))
+    elif blur > target_blur_px:
         scale = target_blur_px / blur
-    return 1.0 if scale > MIN_GAIN else scale
+    elif smallest_blur_px and blur < smallest_blur_px:
+        scale = max(1.0, min(ENLARGED_BLUR_PX / blur, MAX_UPSCALE, MAX_UPSCALED_SIDE / max(stack.shape)))
+    else:
+        scale = 1.0
+    return 1.0 if MIN_GAIN < scale < 1 / MIN_GAIN else scale
 
 
-def upsample_result(result: DepthResult, stack: FocalStack) -> DepthResult:
-    """``result`` (from a resized copy of ``stack``) at ``stack``'s full size: depth interpolated in the blur
-    coordinate (inverse depth for metres), confidence bilinearly, and the all-in-focus image fused from the
+def rescaled(stack: FocalStack, scale: float) -> FocalStack:
+    """``stack`` resized by ``scale``: :meth:`FocalStack.resized` when shrinking, bicubic (clipped to [0, 1])
+    when enlarging, decoded on demand; the camera's pixel pitch follows."""
+    if scale <= 1:
+        return stack.resized(scale)
+    height, width = stack.shape
+    shape = (round(height * scale), round(width * scale), *((stack.channels,) if stack.channels > 1 else ()))
+
+    def load(k: int) -> np.ndarray:
+        return np.clip(cv2.resize(stack[k], shape[1::-1], interpolation=cv2.INTER_CUBIC), 0, 1)
+
+    larger = FocalStack.from_loader(load, [shape] * len(stack), stack.focus_positions, unit=stack.unit,
+                                    camera=stack.camera.scaled(scale) if stack.camera is not None else None,
+                                    names=stack.names)
+    larger.scale, larger.encoding, larger.sources = stack.scale * scale, stack.encoding, stack.sources
+    return larger
+
+
+def full_size_result(result: DepthResult, stack: FocalStack) -> DepthResult:
+    """``result`` (from a resized copy of ``stack``) at ``stack``'s size: depth resampled in the blur
+    coordinate (inverse depth for metres), confidence likewise, and the all-in-focus image fused from the
     full-resolution slices, each pixel blended from the two slices around its fractional in-focus index."""
     height, width = stack.shape
+    interpolation = cv2.INTER_LINEAR if width > result.depth.shape[1] else cv2.INTER_AREA
     blur = to_blur_coordinate(result.depth.astype(np.float64), result.unit).astype(np.float32)
-    blur = cv2.resize(blur, (width, height), interpolation=cv2.INTER_LINEAR)
+    blur = cv2.resize(blur, (width, height), interpolation=interpolation)
     positions = to_blur_coordinate(np.asarray(stack.focus_positions, dtype=np.float64), stack.unit)
     index = _fractional_index(blur, positions)
     result.depth = from_blur_coordinate(blur, stack.unit).astype(np.float32)
-    result.confidence = np.clip(cv2.resize(result.confidence, (width, height), interpolation=cv2.INTER_LINEAR),
+    result.confidence = np.clip(cv2.resize(result.confidence, (width, height), interpolation=interpolation),
                                 0, 1).astype(np.float32)
     result.slice_index = index
     result.all_in_focus = fuse_at_index(stack, index)
