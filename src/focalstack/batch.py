@@ -91,7 +91,8 @@ def depth_from_folder(stack_dir: str | Path, out_dir: str | Path, *,
     run.depth_range = (float(result.depth.min()), float(result.depth.max()))
     run.seconds = time.perf_counter() - start
     run.summary = {"timings": dict(result.timings), "alignment": result.metadata.get("alignment", {}),
-                   "tto": result.parameters.get("tto"), "tiles": result.parameters.get("tiles")}
+                   "tto": result.parameters.get("tto"), "tiles": result.parameters.get("tiles"),
+                   "net_scale": result.parameters.get("net_scale")}
     return run
 
 

@@ -172,6 +172,9 @@ def test_command_line_net_scale_runs_smaller_and_writes_full_size(tmp_path):
                                     "0.5", "-q"])
     assert done.exit_code == 0, done.output
     assert np.load(tmp_path / "out" / "depth.npy").shape == (48, 64)
+    shown = CliRunner().invoke(app, ["depth", str(tmp_path / "stack"), "-o", str(tmp_path / "out"), "--net-scale",
+                                     "0.5", "--overwrite"])
+    assert "network at 0.50x the input's size (--net-scale)" in shown.output
     summary = json.loads((tmp_path / "out" / "result.json").read_text())
     assert summary["parameters"]["net_scale"] == {"mode": "fixed", "factor": 0.5}
     refused = CliRunner().invoke(app, ["depth", str(tmp_path / "stack"), "-o", str(tmp_path / "o2"), "-m", "sml",

@@ -173,6 +173,10 @@ def _depth_summary(run) -> None:
     lo, hi = run.depth_range
     typer.echo(f"wrote {run.out_dir}: {run.slices} slices {run.size}, depth {lo:.4g}..{hi:.4g} {run.unit}, "
                f"{run.summary['timings']['total']:.2f} s; {_alignment_line(run.summary['alignment'])}", err=True)
+    net_scale = run.summary.get("net_scale")
+    if net_scale and net_scale["factor"] != 1:
+        how = "chosen from the blur" if net_scale["mode"] == "auto" else "--net-scale"
+        typer.echo(f"network at {net_scale['factor']:.2f}x the input's size ({how}); outputs at full size", err=True)
     if run.summary.get("tiles"):
         tiles = run.summary["tiles"]
         typer.echo(f"tiled: {tiles['count']} tiles of {tiles['side']} px (overlap {tiles['overlap']} px) within the "
