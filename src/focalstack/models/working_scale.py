@@ -21,6 +21,7 @@ import math
 import cv2
 import numpy as np
 
+from ..io.depth_formats import slice_index_map
 from ..optics.thin_lens import coc_diameter_m
 from ..stack import DepthResult, FocalStack
 from ..units import from_blur_coordinate, to_blur_coordinate
@@ -29,13 +30,13 @@ from ..units import from_blur_coordinate, to_blur_coordinate
 #: percentile of the released networks' training stacks (the real-image mix: 24 px phone, 27 px DSLR macro,
 #: 30 px microscope), so the stacks they were trained and benchmarked on keep their full resolution.
 TRAINED_BLUR_PX = 28.0
-#: The diagonal of a 36 x 24 mm frame, on which 35 mm-equivalent focal lengths are defined.
-FULL_FRAME_DIAGONAL_MM = 43.27
 #: Without the camera and focus distances the blur is unknown: the network then sees at most this many pixels
 #: along the longer side. On the 2048 x 1536 microscope stack of ``shared/data/microscope_pcb`` (no focus
 #: information), ``aifdepthnet_light`` at full size marks board texture as near and far; at 1024 px it gives
 #: a smooth board and a sharp-edged switch (docs/benchmarks.md).
 UNKNOWN_BLUR_LONG_SIDE = 1024
+#: The diagonal of a 36 x 24 mm frame, on which 35 mm-equivalent focal lengths are defined.
+FULL_FRAME_DIAGONAL_MM = 43.27
 #: A stack whose largest blur is under ``SMALLEST_BLUR_PX`` is enlarged so that it becomes ``ENLARGED_BLUR_PX``
 #: (up to ``MAX_UPSCALE`` and ``MAX_UPSCALED_SIDE``): too little blur is as far from the training stacks as too
 #: much.
@@ -74,11 +75,10 @@ def largest_blur_px(stack: FocalStack) -> float | None:
     return float(blur) / (pitch_um * 1e-6)
 
 
-def network_scale(stack: FocalStack, *, target_blur_px: float | None = None,
-                  smallest_blur_px: float | None = None) -> float:
-    """The factor to resize ``stack`` by before a network sees it: ``target_blur_px`` over the stack's largest
-    blur (:func:`largest_blur_px`) when that is larger; ``smallest_blur_px`` over it when it is smaller (at
-    most ``MAX_UPSCALE``, and no longer side above ``MAX_UPSCALED_SIDE``; 0 turns enlarging off); when the
+def network_scale(stack: FocalStack) -> float:
+    """The factor to resize ``stack`` by before a network sees it: ``TRAINED_BLUR_PX`` over the stack's largest
+    blur (:func:`largest_blur_px`) when that is larger; ``ENLARGED_BLUR_PX`` over it when it is under
+    ``SMALLEST_BLUR_PX`` (at most ``MAX_UPSCALE``, and no longer side above ``MAX_UPSCALED_SIDE``); when the
     blur is unknown, whatever brings the longer side down to ``UNKNOWN_BLUR_LONG_SIDE`` pixels; 1 when the
     factor is within ``MIN_GAIN`` of it.
 
@@ -89,14 +89,12 @@ def network_scale(stack: FocalStack, *, target_blur_px: float | None = None,
         >>> round(largest_blur_px(stack)), round(network_scale(stack), 2)
         (54, 0.52)
     """
-    target_blur_px = TRAINED_BLUR_PX if target_blur_px is None else target_blur_px
-    smallest_blur_px = SMALLEST_BLUR_PX if smallest_blur_px is None else smallest_blur_px
     blur = largest_blur_px(stack)
     if blur is None:
         scale = min(1.0, UNKNOWN_BLUR_LONG_SIDE / max(stack.shape))
-    elif blur > target_blur_px:
-        scale = target_blur_px / blur
-    elif smallest_blur_px and blur < smallest_blur_px:
+    elif blur > TRAINED_BLUR_PX:
+        scale = TRAINED_BLUR_PX / blur
+    elif blur < SMALLEST_BLUR_PX:
         scale = max(1.0, min(ENLARGED_BLUR_PX / blur, MAX_UPSCALE, MAX_UPSCALED_SIDE / max(stack.shape)))
     else:
         scale = 1.0
@@ -129,22 +127,13 @@ def full_size_result(result: DepthResult, stack: FocalStack) -> DepthResult:
     interpolation = cv2.INTER_LINEAR if width > result.depth.shape[1] else cv2.INTER_AREA
     blur = to_blur_coordinate(result.depth.astype(np.float64), result.unit).astype(np.float32)
     blur = cv2.resize(blur, (width, height), interpolation=interpolation)
-    positions = to_blur_coordinate(np.asarray(stack.focus_positions, dtype=np.float64), stack.unit)
-    index = _fractional_index(blur, positions)
     result.depth = from_blur_coordinate(blur, stack.unit).astype(np.float32)
     result.confidence = np.clip(cv2.resize(result.confidence, (width, height), interpolation=interpolation),
                                 0, 1).astype(np.float32)
-    result.slice_index = index
-    result.all_in_focus = fuse_at_index(stack, index)
+    result.slice_index = None  # the resized run's, if any: placed again from the full-size depth
+    result.slice_index = slice_index_map(result)
+    result.all_in_focus = fuse_at_index(stack, result.slice_index)
     return result
-
-
-def _fractional_index(blur: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """Fractional slice index (0 = the first slice) of each blur coordinate, between the stack's positions."""
-    steps = np.arange(len(positions), dtype=np.float64)
-    if positions[-1] < positions[0]:
-        positions, steps = positions[::-1], steps[::-1]
-    return np.interp(blur, positions, steps).astype(np.float32)
 
 
 def fuse_at_index(stack: FocalStack, index: np.ndarray) -> np.ndarray:
