@@ -55,6 +55,11 @@ def _run_folder(path: str) -> str | None:
     return str(Path(path).parent) if len(parts) > 2 and parts[0] == "runs" else None
 
 
+def _producers() -> dict[str, str]:
+    """run folder -> the chain whose stage writes it."""
+    return {config.run.out: name for name, stages in CHAINS.items() for _, config in stages}
+
+
 def _references(config: TrainConfig) -> list[str]:
     """The files of earlier runs a stage reads: its init and its teacher's weights."""
     teacher = config.loss.teacher.weights if config.loss.teacher.weight else ""
@@ -121,21 +126,21 @@ def test_stages_are_numbered_consecutively_with_a_readme(name):
 
 @pytest.mark.parametrize("name", sorted(CHAINS))
 def test_each_stage_starts_where_the_previous_one_ended(name):
-    """Every run a stage reads (init, teacher weights) is an earlier stage of its chain or another chain's final
-    run; the first stage reads nothing of its own chain, every later one reads the stage just before it."""
-    finals = {_run_folder(RELEASES[f"{other}.safetensors"]): other for other in CHAINS}
+    """Every run a stage reads (init, teacher weights) is an earlier stage of its chain or a stage of another
+    chain; the first stage reads nothing of its own chain, every later one reads the stage just before it."""
+    producers = _producers()
     outs = []
     for number, (path, config) in enumerate(CHAINS[name], 1):
         runs = set()
         for ref in _references(config):
             run = _run_folder(ref)
-            assert run in outs or (run in finals and finals[run] != name), (path.name, ref)
+            assert run in outs or (run in producers and producers[run] != name), (path.name, ref)
             runs.add(run)
         if number > 1:
             assert outs[-1] in runs, f"{path.name} reads nothing of {outs[-1]}"
         assert all(Path(ref).name in ("best.pt", "last.pt", "teacher.safetensors") for ref in _references(config))
         outs.append(config.run.out)
-    assert CHAINS[name][0][1].model.init == "" or _run_folder(CHAINS[name][0][1].model.init) in finals
+    assert CHAINS[name][0][1].model.init == "" or _run_folder(CHAINS[name][0][1].model.init) in producers
 
 
 @pytest.mark.parametrize("name", sorted(CHAINS))
@@ -146,9 +151,9 @@ def test_the_final_stage_writes_the_released_checkpoint(name):
 
 
 def test_chains_that_start_from_other_chains_form_no_cycle():
-    finals = {_run_folder(RELEASES[f"{other}.safetensors"]): other for other in CHAINS}
-    needs = {name: {finals[run] for _, c in stages for run in map(_run_folder, _references(c))
-                    if run in finals and finals[run] != name} for name, stages in CHAINS.items()}
+    producers = _producers()
+    needs = {name: {producers[run] for _, c in stages for run in map(_run_folder, _references(c))
+                    if run in producers and producers[run] != name} for name, stages in CHAINS.items()}
     done: set[str] = set()
     while len(done) < len(needs):
         ready = {name for name, wanted in needs.items() if name not in done and wanted <= done}
