@@ -29,19 +29,20 @@ MIX = ("configs/data/mix.yaml: 1,000 stacks of 8 x 256x256, random views of the 
        "photographs through the phone, dslr_macro, microscope and lightfield cameras (82 %), dead-leaves and "
        "procedural scenes")
 REAL_MIX = MIX + "; after the stages on " + SIMULATED
+NO_GT_MIX = ("configs/data/mix.yaml stripped of every ground truth (configs/data/strip_ground_truth.py): slices, focus "
+             "distances and lens only; after the stages on " + SIMULATED)
 RELEASES = (  # (checkpoint, weights file, method name in the report[, training data])
     ("runs/real/aifdepthnet_light-depth/best.pt", "aifdepthnet_light.safetensors", "aifdepthnet_light", REAL_MIX),
     ("runs/aifdepthnet_light-aif-tta/last.pt", "aifdepthnet_light.aif.safetensors", "aifdepthnet_light:aif"),
     ("runs/aifdepthnet_light-self-render3/last.pt", "aifdepthnet_light.self.safetensors", "aifdepthnet_light:self"),
     ("runs/dffwild_light-depth-grad4/best.pt", "dffwild_light.safetensors", "dffwild_light"),
     # step 500 of 1,500, best.pt by the re-rendering error on stripped development stacks (no depth anywhere)
-    ("runs/real/daifnet-self-nogt/best.pt", "daifnet.safetensors", "daifnet", "configs/data/mix.yaml stripped of every "
-     "ground truth (configs/data/strip_ground_truth.py): slices, focus distances and lens only; after the stages on "
-     + SIMULATED),
+    ("runs/real/daifnet-self-nogt/best.pt", "daifnet.safetensors", "daifnet", NO_GT_MIX),
     # step 1,000 of 2,000 (the run was stopped there), chosen over the previous weights on the development split
     ("runs/real/aifdepthnet-depth/last.pt", "aifdepthnet.safetensors", "aifdepthnet", REAL_MIX),
     ("runs/aifdepthnet-aif2/last.pt", "aifdepthnet.aif.safetensors", "aifdepthnet:aif"),
-    ("runs/aifdepthnet-self2/last.pt", "aifdepthnet.self.safetensors", "aifdepthnet:self"),
+    # 1,500 steps on the mix stripped of every ground truth; last.pt, also the lowest validation re-rendering error
+    ("runs/real/aifdepthnet-self-nogt/last.pt", "aifdepthnet.self.safetensors", "aifdepthnet:self", NO_GT_MIX),
     # DfF in the Wild at the paper's size, from scratch on the mix
     ("runs/real/dffwild-depth/best.pt", "dffwild.safetensors", "dffwild", MIX),
 )
