@@ -288,7 +288,7 @@ def _network(model, spec: MethodSpec, tto: dict | None, stack: FocalStack, progr
              tile: int | None, net_scale: str | float = "auto") -> DepthResult:
     from .models.base import device_of
     from .models.tiling import plan_tiles, predict_tiled
-    from .models.working_scale import full_size_result, network_scale, rescaled
+    from .models.working_scale import full_size_result, largest_blur_px, network_scale, rescaled
 
     full = stack
     scale = network_scale(stack) if net_scale == "auto" else float(net_scale)
@@ -309,6 +309,9 @@ def _network(model, spec: MethodSpec, tto: dict | None, stack: FocalStack, progr
     result.method, result.parameters = str(spec), {**model.model_config, "dihedral": spec.dihedral}
     result.parameters["device"] = str(device_of(model))
     result.parameters["net_scale"] = {"mode": "auto" if net_scale == "auto" else "fixed", "factor": round(scale, 4)}
+    if net_scale == "auto":  # what the factor was chosen from: the blur in pixels, or the size when that is unknown
+        blur = largest_blur_px(full)
+        result.parameters["net_scale"]["largest_blur_px"] = None if blur is None else round(float(blur), 2)
     if plan is not None:
         result.parameters["tiles"] = {"side": plan.tile, "overlap": plan.overlap, "count": len(
             plan.windows(*stack.shape)), "cache_on_disk": plan.cache_on_disk}

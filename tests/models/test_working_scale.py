@@ -181,3 +181,32 @@ def test_command_line_net_scale_runs_smaller_and_writes_full_size(tmp_path):
                                        "--net-scale", "0.5"])
     assert refused.exit_code == 2 and "--net-scale does not apply" in refused.output
     assert not (tmp_path / "o2").exists()
+
+
+def test_command_line_says_what_the_automatic_size_was_chosen_from(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from focalstack.cli import app
+    from focalstack.io.stackdir import write_stack
+
+    rng = np.random.default_rng(4)
+    slices = rng.random((3, 40, 1300)).astype(np.float32)  # longer side over 1,024 px
+    write_stack(FocalStack(slices, [0.2, 0.4, 0.8], unit="m"), tmp_path / "bare")
+    shown = CliRunner().invoke(app, ["depth", str(tmp_path / "bare"), "-o", str(tmp_path / "out1")])
+    assert shown.exit_code == 0, shown.output
+    assert "(chosen from the image size: the camera or focus distances do not give the blur)" in shown.output
+    recorded = json.loads((tmp_path / "out1" / "result.json").read_text())["parameters"]["net_scale"]
+    assert recorded["mode"] == "auto" and recorded["largest_blur_px"] is None
+    assert recorded["factor"] == pytest.approx(1024 / 1300, abs=1e-4)
+
+    camera = Camera(focal_length_mm=4.4, f_number=1.8, pixel_pitch_um=1.4)
+    stack = FocalStack(rng.random((3, 48, 64)).astype(np.float32), [0.1, 0.15, 0.3], unit="m", camera=camera)
+    write_stack(stack, tmp_path / "camera")
+    shown = CliRunner().invoke(app, ["depth", str(tmp_path / "camera"), "-o", str(tmp_path / "out2")])
+    assert shown.exit_code == 0, shown.output
+    blur = largest_blur_px(stack)
+    assert f"(chosen from the largest blur, {blur:.0f} px)" in shown.output
+    recorded = json.loads((tmp_path / "out2" / "result.json").read_text())["parameters"]["net_scale"]
+    assert recorded["largest_blur_px"] == pytest.approx(blur, abs=0.01)

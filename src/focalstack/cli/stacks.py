@@ -175,7 +175,12 @@ def _depth_summary(run) -> None:
                f"{run.summary['timings']['total']:.2f} s; {_alignment_line(run.summary['alignment'])}", err=True)
     net_scale = run.summary.get("net_scale")
     if net_scale and net_scale["factor"] != 1:
-        how = "chosen from the blur" if net_scale["mode"] == "auto" else "--net-scale"
+        if net_scale["mode"] != "auto":
+            how = "--net-scale"
+        elif net_scale.get("largest_blur_px") is None:
+            how = "chosen from the image size: the camera or focus distances do not give the blur"
+        else:
+            how = f"chosen from the largest blur, {net_scale['largest_blur_px']:.0f} px"
         typer.echo(f"network at {net_scale['factor']:.2f}x the input's size ({how}); outputs at full size", err=True)
     if run.summary.get("tiles"):
         tiles = run.summary["tiles"]
