@@ -60,22 +60,18 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---|---:|" + "---:|" * len(REGIONS))
     for name in args.datasets:
         dataset = open_dataset(f"sim:{args.suite_dir / name}")
-        masks = []
-        for index in range(len(dataset)):
-            sample = dataset[index]
-            valid = np.asarray(sample.valid, bool) & np.isfinite(sample.depth)
-            masks.append(region_masks(np.asarray(sample.depth, np.float64), valid,
-                                      np.asarray(sample.all_in_focus, np.float64), sample.stack.focus_positions,
-                                      unit=sample.stack.unit, edge_step=args.edge_step))
+        samples = [dataset[index] for index in range(len(dataset))]  # read once, scored by every method
+        masks = [region_masks(np.asarray(s.depth, np.float64), np.asarray(s.valid, bool) & np.isfinite(s.depth),
+                              np.asarray(s.all_in_focus, np.float64), s.stack.focus_positions, unit=s.stack.unit,
+                              edge_step=args.edge_step) for s in samples]
         for spec in args.methods:
             method = resolve_method(spec)
             sums = dict.fromkeys(REGIONS, 0.0)
             counts = dict.fromkeys(REGIONS, 0)
-            for index in range(len(dataset)):
-                sample = dataset[index]
+            for sample, sample_masks in zip(samples, masks):
                 result = estimate_depth(sample.stack, method=method, align="none")
                 error = (np.asarray(result.depth, np.float64) - np.asarray(sample.depth, np.float64)) ** 2
-                for region, mask in masks[index].items():
+                for region, mask in sample_masks.items():
                     sums[region] += float(error[mask].sum())
                     counts[region] += int(mask.sum())
             total_error, total_pixels = sum(sums.values()), sum(counts.values())

@@ -239,7 +239,7 @@ def _refuse_inapplicable(spec: MethodSpec, given: dict) -> None:
 
 
 def _net_scale(value) -> str | float:
-    """``"auto"`` or a factor in (0, 1] (numbers may come as text from the command line)."""
+    """``"auto"`` or a factor in (0, ``MAX_NET_SCALE``] (numbers may come as text from the command line)."""
     if value is None or value == "auto":
         return "auto"
     try:
@@ -288,10 +288,11 @@ def _network(model, spec: MethodSpec, tto: dict | None, stack: FocalStack, progr
              tile: int | None, net_scale: str | float = "auto") -> DepthResult:
     from .models.base import device_of
     from .models.tiling import plan_tiles, predict_tiled
-    from .models.working_scale import full_size_result, largest_blur_px, network_scale, rescaled
+    from .models.working_scale import full_size_result, largest_blur_px, rescaled, scale_for_blur
 
     full = stack
-    scale = network_scale(stack) if net_scale == "auto" else float(net_scale)
+    blur = largest_blur_px(stack) if net_scale == "auto" else None
+    scale = scale_for_blur(blur, stack.shape) if net_scale == "auto" else float(net_scale)
     if scale != 1:
         stack = rescaled(stack, scale)
     report = None
@@ -310,8 +311,7 @@ def _network(model, spec: MethodSpec, tto: dict | None, stack: FocalStack, progr
     result.parameters["device"] = str(device_of(model))
     result.parameters["net_scale"] = {"mode": "auto" if net_scale == "auto" else "fixed", "factor": round(scale, 4)}
     if net_scale == "auto":  # what the factor was chosen from: the blur in pixels, or the size when that is unknown
-        blur = largest_blur_px(full)
-        result.parameters["net_scale"]["largest_blur_px"] = None if blur is None else round(float(blur), 2)
+        result.parameters["net_scale"]["largest_blur_px"] = None if blur is None else round(blur, 2)
     if plan is not None:
         result.parameters["tiles"] = {"side": plan.tile, "overlap": plan.overlap, "count": len(
             plan.windows(*stack.shape)), "cache_on_disk": plan.cache_on_disk}

@@ -89,13 +89,17 @@ def network_scale(stack: FocalStack) -> float:
         >>> round(largest_blur_px(stack)), round(network_scale(stack), 2)
         (54, 0.52)
     """
-    blur = largest_blur_px(stack)
+    return scale_for_blur(largest_blur_px(stack), stack.shape)
+
+
+def scale_for_blur(blur: float | None, shape: tuple[int, int]) -> float:
+    """:func:`network_scale` of an image of ``shape`` (H, W) whose largest blur is ``blur`` px (None: unknown)."""
     if blur is None:
-        scale = min(1.0, UNKNOWN_BLUR_LONG_SIDE / max(stack.shape))
+        scale = min(1.0, UNKNOWN_BLUR_LONG_SIDE / max(shape))
     elif blur > TRAINED_BLUR_PX:
         scale = TRAINED_BLUR_PX / blur
     elif blur < SMALLEST_BLUR_PX:
-        scale = max(1.0, min(ENLARGED_BLUR_PX / blur, MAX_UPSCALE, MAX_UPSCALED_SIDE / max(stack.shape)))
+        scale = max(1.0, min(ENLARGED_BLUR_PX / blur, MAX_UPSCALE, MAX_UPSCALED_SIDE / max(shape)))
     else:
         scale = 1.0
     return 1.0 if MIN_GAIN < scale < 1 / MIN_GAIN else scale
