@@ -14,7 +14,8 @@ the default's scores are deterministic).
 
 Each network's entry: the geometric mean over the real-image splits of its MSE / the default's MSE, with a 95 %
 stratified paired bootstrap interval (focalstack.eval.metrics.ratio_interval), the ratio on every split, and
-whether it beats the default (ratio < 1 on every split).
+whether it beats the default (ratio < 1 on every split). ``--made-for METHOD=SPLIT`` marks weights trained for one
+camera (``dffwild:lightfield=real-lightfield``): ``focalstack models`` then gives that split's ratio first.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ def main() -> None:
                         help="keep the existing entries of --out for networks the reports do not score")
     parser.add_argument("--rename", action="append", default=[], metavar="NAME=METHOD",
                         help="rows of NAME (a candidate evaluated as NAME:TAG) are those of the released METHOD")
+    parser.add_argument("--made-for", action="append", default=[], metavar="METHOD=SPLIT",
+                        help="METHOD's weights were trained for the camera of SPLIT (e.g. real-lightfield)")
     args = parser.parse_args()
     rename = dict(item.split("=", 1) for item in args.rename)
     merged = {}  # a later report's row replaces an earlier one's for the same dataset and method
@@ -65,6 +68,11 @@ def main() -> None:
             merged[row["dataset"], row["method"]] = row
     rows = list(merged.values())
     methods = standing(rows, args.reference)
+    for item in args.made_for:
+        method, split = item.split("=", 1)
+        if method not in methods or split not in methods[method]["per_dataset"]:
+            parser.error(f"--made-for {item}: the reports do not score {method} on {split}")
+        methods[method]["made_for"] = split
     if args.update and Path(args.out).is_file():
         methods = {**json.loads(Path(args.out).read_text())["methods"], **methods}
     table = {"benchmark": "real-image benchmark v1, test split (focalstack eval --real)", "reference": args.reference,

@@ -204,7 +204,9 @@ def test_real_image_standing_is_read_and_shown(tmp_path, monkeypatch):
         "aifdepthnet_light": {"ratio": 0.9, "low": 0.8, "high": 1.1, "per_dataset": {"real-phone": 1.2, "real-x": 0.6},
                               "beats_reference": False},
         "aifdepthnet_light:aif": {"ratio": 0.5, "low": 0.4, "high": 0.6, "per_dataset": {"real-phone": 0.5},
-                                  "beats_reference": True}}}
+                                  "beats_reference": True},
+        "aifdepthnet_light:self": {"ratio": 1.1, "low": 0.9, "high": 1.3, "made_for": "real-x",
+                                   "per_dataset": {"real-phone": 1.6, "real-x": 0.3}, "beats_reference": False}}}
     path = tmp_path / "standing.json"
     path.write_text(json.dumps(table))
     monkeypatch.setattr(registry, "STANDING_FILE", path)
@@ -218,5 +220,8 @@ def test_real_image_standing_is_read_and_shown(tmp_path, monkeypatch):
         assert "WORSE than it on real-phone (docs/benchmarks.md); the default of focalstack depth" in shown
         assert shown.count("the default of focalstack depth") == 1
         assert "aifdepthnet_light:aif: 0.50x the MSE" in shown and "better on every split" in shown
+        assert registry.describe_standing("aifdepthnet_light:self") == (
+            "aifdepthnet_light:self: made for real-x, 0.30x the MSE of the focus measure sml there; 1.10x on the "
+            "whole real-image benchmark (0.90-1.30), WORSE than it on real-phone (docs/benchmarks.md)")
     finally:
         registry._standing_table.cache_clear()

@@ -137,7 +137,8 @@ def real_image_standing(method: str) -> dict | None:
     """How the released weights ``NAME[:TAG]`` fare against the focus measure ``sml`` on the real-image
     benchmark (``weights/standing.json``, written by ``benchmarks/real_standing.py`` from a ``focalstack
     eval --real`` report): ``{"ratio", "low", "high", "per_dataset", "beats_reference", "reference",
-    "benchmark"}``, or None when they were not measured."""
+    "benchmark"}`` and, for weights trained for one camera, ``"made_for"`` (its split, e.g.
+    ``"real-lightfield"``); None when they were not measured."""
     table = _standing_table()
     entry = table.get("methods", {}).get(method)
     if entry is None:
@@ -155,8 +156,13 @@ def describe_standing(method: str) -> str:
         return ""
     worse = [name for name, ratio in standing["per_dataset"].items() if ratio >= 1]
     verdict = f"WORSE than it on {', '.join(worse)}" if worse else "better on every split"
-    return (f"{method}: {standing['ratio']:.2f}x the MSE of the focus measure {standing['reference']} on the "
-            f"real-image benchmark ({standing['low']:.2f}-{standing['high']:.2f}), {verdict} (docs/benchmarks.md)")
+    tail = f"({standing['low']:.2f}-{standing['high']:.2f}), {verdict} (docs/benchmarks.md)"
+    measure = f"the MSE of the focus measure {standing['reference']}"
+    made_for = standing.get("made_for")
+    if made_for in standing["per_dataset"]:  # weights trained for one camera: that split first
+        return (f"{method}: made for {made_for}, {standing['per_dataset'][made_for]:.2f}x {measure} there; "
+                f"{standing['ratio']:.2f}x on the whole real-image benchmark {tail}")
+    return f"{method}: {standing['ratio']:.2f}x {measure} on the real-image benchmark {tail}"
 
 
 @lru_cache(maxsize=1)
