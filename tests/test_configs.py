@@ -77,7 +77,7 @@ def test_training_config_parses_in_the_nested_layout(path):
 
 def test_every_config_is_a_release_stage_or_a_data_recipe():
     assert TRAIN_CONFIGS and all(p.parent.parent == RELEASES_DIR for p in TRAIN_CONFIGS)
-    assert [p.name for p in MIX_FILES] == ["align_mix.yaml", "mix.yaml"]
+    assert [p.name for p in MIX_FILES] == ["align_mix.yaml", "lightfield_mix.yaml", "mix.yaml"]
 
 
 def test_training_configs_write_to_distinct_run_folders():
@@ -95,6 +95,18 @@ def test_the_training_mix_parses_and_shares_out_its_total():
     assert real
     for config in real:  # the real-image stages train on the whole mix
         assert {f.replace("data/mix-nogt/", "data/mix/") for f in config.data.folders} == folders, config.run.out
+
+
+def test_the_light_field_mix_renders_only_through_the_light_field():
+    mix = MixConfig.from_yaml(CONFIGS / "data" / "lightfield_mix.yaml")
+    counts = mix.counts()
+    assert sum(counts.values()) == mix.total and mix.slices == 10
+    assert {s.profile for s in mix.sources} == {"lightfield"}
+    assert {s.sweep for s in mix.sources} == {"profile", "random"}
+    folders = {f"data/lightfield-mix/{name}" for name in counts}
+    for _, config in CHAINS["dffwild.lightfield"]:
+        assert set(config.data.folders) == folders
+        assert config.data.val_folders == [f".focalstack-suite/real-v{REAL_SUITE_VERSION}/realdev-lightfield"]
 
 
 # ----------------------------------------------------------------------------- the release chains

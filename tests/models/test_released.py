@@ -12,7 +12,8 @@ from focalstack.models.weights import load_weights
 from focalstack.simulate import CameraEffects, procedural_scene, simulate_stack
 
 RELEASED = [(name, tag) for name in list_models() for tag in released_weights(name)]
-REGIME = {None: "depth-supervised", "aif": "all-in-focus-supervised", "self": "self-supervised"}
+REGIME = {None: "depth-supervised", "lightfield": "depth-supervised", "aif": "all-in-focus-supervised",
+          "self": "self-supervised"}
 
 
 @pytest.fixture(scope="module")
