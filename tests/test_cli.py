@@ -536,6 +536,33 @@ def test_depth_notes_a_network_worse_than_the_classical_default(stack_dir, outdi
         registry._standing_table.cache_clear()
 
 
+def test_depth_names_the_light_field_weights_for_a_stack_in_disparity_units(synth, tmp_path, monkeypatch):
+    from focalstack.models import registry
+
+    light = {"ratio": 0.4, "low": 0.3, "high": 0.5, "per_dataset": {"real-lightfield": 0.3}, "beats_reference": True}
+    made = {**light, "per_dataset": {"real-lightfield": 0.2}, "made_for": "real-lightfield"}
+    path = tmp_path / "standing.json"
+    path.write_text(json.dumps({"reference": "sml", "methods": {"aifdepthnet_light": light,
+                                                                 "dffwild:lightfield": made}}))
+    monkeypatch.setattr(registry, "STANDING_FILE", path)
+    registry._standing_table.cache_clear()
+    folder = write_stack(tmp_path / "lf", synth, sidecar=None)[0]
+    try:
+        assert registry.weights_made_for("real-lightfield") == ["dffwild:lightfield"]
+        disparity = ["--focus-positions", "1.5,-0.5,0.5,-1.5", "--unit", "disparity", "-q"]
+        result = invoke("depth", folder, "-o", tmp_path / "a", "-m", "aifdepthnet_light", *disparity)
+        assert result.exit_code == 0, result.output
+        assert "note: for light-field refocus stacks (depth in disparity units) -m dffwild:lightfield" in result.stderr
+        assert "0.20x the MSE of sml" in result.stderr
+        metres = invoke("depth", folder, "-o", tmp_path / "b", "-m", "aifdepthnet_light", "--focus-positions",
+                        "0.5,0.25,0.4,0.2", "--unit", "m", "-q")  # a camera stack in metres: no note
+        assert metres.exit_code == 0 and "light-field" not in metres.stderr
+        classical = invoke("depth", folder, "-o", tmp_path / "c", "-m", "sml", *disparity)
+        assert classical.exit_code == 0 and "note:" not in classical.stderr
+    finally:
+        registry._standing_table.cache_clear()
+
+
 def test_depth_with_an_untrained_model_is_refused(stack_dir, outdir, tmp_path, monkeypatch):
     from focalstack.models import registry
 

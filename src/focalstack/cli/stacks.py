@@ -133,6 +133,8 @@ def depth(
         fail(exc)
     if len(stack_dirs) == 1:
         _echo_warnings(run, name=False)
+        if not spec.is_classical and run.unit == "disparity":
+            _note_light_field(spec.network)
         if not quiet:
             _depth_summary(run)
         return
@@ -167,6 +169,18 @@ def _note_standing(network: str) -> None:
     line = describe_standing(network)
     if "WORSE" in line:
         typer.echo(f"note: {line}", err=True)
+
+
+def _note_light_field(network: str) -> None:
+    """Depth in disparity units usually comes from a light-field camera: name the weights made for those."""
+    from ..models import real_image_standing, weights_made_for
+
+    made = weights_made_for("real-lightfield")
+    if made and network not in made:
+        ratio = real_image_standing(made[0])["per_dataset"]["real-lightfield"]
+        typer.echo(f"note: for light-field refocus stacks (depth in disparity units) -m {made[0]} is more accurate "
+                   f"({ratio:.2f}x the MSE of {real_image_standing(made[0])['reference']} on the real-image "
+                   "benchmark's light field; docs/models.md)", err=True)
 
 
 def _depth_summary(run) -> None:

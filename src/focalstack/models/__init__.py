@@ -18,6 +18,7 @@ from .registry import (
     register_model,
     released_weights,
     split_method,
+    weights_made_for,
 )
 from .weights import load_weights, save_weights
 
@@ -25,6 +26,7 @@ __all__ = [
     "released_weights",
     "real_image_standing",
     "describe_standing",
+    "weights_made_for",
     "join_method",
     "split_method",
     "DepthOutput", "FocalStackNet", "create_model", "list_models", "load_weights", "model_entry", "register_model",

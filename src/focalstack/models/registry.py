@@ -165,6 +165,14 @@ def describe_standing(method: str) -> str:
     return f"{method}: {standing['ratio']:.2f}x {measure} on the real-image benchmark {tail}"
 
 
+def weights_made_for(split: str) -> list[str]:
+    """Released weights ``NAME:TAG`` whose standing says they were trained for the camera of ``split`` (e.g.
+    ``"real-lightfield"``), best first on that split."""
+    methods = _standing_table().get("methods", {})
+    made = [m for m, e in methods.items() if e.get("made_for") == split and split in e.get("per_dataset", {})]
+    return sorted(made, key=lambda m: methods[m]["per_dataset"][split])
+
+
 @lru_cache(maxsize=1)
 def _standing_table() -> dict:
     try:
