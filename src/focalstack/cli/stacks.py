@@ -177,10 +177,10 @@ def _note_light_field(network: str) -> None:
 
     made = weights_made_for("real-lightfield")
     if made and network not in made:
-        ratio = real_image_standing(made[0])["per_dataset"]["real-lightfield"]
+        standing = real_image_standing(made[0])
         typer.echo(f"note: for light-field refocus stacks (depth in disparity units) -m {made[0]} is more accurate "
-                   f"({ratio:.2f}x the MSE of {real_image_standing(made[0])['reference']} on the real-image "
-                   "benchmark's light field; docs/models.md)", err=True)
+                   f"({standing['per_dataset']['real-lightfield']:.2f}x the MSE of {standing['reference']} on the "
+                   "real-image benchmark's light field; docs/models.md)", err=True)
 
 
 def _depth_summary(run) -> None:
