@@ -34,6 +34,8 @@ NO_GT_MIX = ("configs/data/mix.yaml stripped of every ground truth (configs/data
 LIGHTFIELD_MIX = ("configs/data/lightfield_mix.yaml: 800 stacks of 10 x 256x256, random views of the 26 training "
                   "RGB-D photographs (80 %) and dead-leaves scenes through the 9 x 9-view light field, half with the "
                   "4D Light Field protocol's sweep; after dffwild (" + MIX + ")")
+LIGHTFIELD_MIX_AIFDEPTHNET = LIGHTFIELD_MIX.replace("after dffwild (" + MIX + ")",
+                                                    "after aifdepthnet (" + REAL_MIX + ")")
 RELEASES = (  # (checkpoint, weights file, method name in the report[, training data])
     ("runs/real/aifdepthnet_light-depth/best.pt", "aifdepthnet_light.safetensors", "aifdepthnet_light", REAL_MIX),
     ("runs/aifdepthnet_light-aif-tta/last.pt", "aifdepthnet_light.aif.safetensors", "aifdepthnet_light:aif"),
@@ -50,6 +52,9 @@ RELEASES = (  # (checkpoint, weights file, method name in the report[, training 
     ("runs/real/dffwild-depth/best.pt", "dffwild.safetensors", "dffwild", MIX),
     # dffwild fine-tuned on light-field stacks only (two stages of 1,500 steps)
     ("runs/real/dffwild-lightfield2/best.pt", "dffwild.lightfield.safetensors", "dffwild:lightfield", LIGHTFIELD_MIX),
+    # aifdepthnet fine-tuned on light-field stacks only (one stage of 1,500 steps)
+    ("runs/real/aifdepthnet-lightfield/best.pt", "aifdepthnet.lightfield.safetensors", "aifdepthnet:lightfield",
+     LIGHTFIELD_MIX_AIFDEPTHNET),
 )
 KEEP = ("mae", "mse", "abs_rel", "delta1", "bump")
 

@@ -104,7 +104,9 @@ def test_the_light_field_mix_renders_only_through_the_light_field():
     assert {s.profile for s in mix.sources} == {"lightfield"}
     assert {s.sweep for s in mix.sources} == {"profile", "random"}
     folders = {f"data/lightfield-mix/{name}" for name in counts}
-    for _, config in CHAINS["dffwild.lightfield"]:
+    chains = [name for name in CHAINS if name.endswith(".lightfield")]
+    assert sorted(chains) == ["aifdepthnet.lightfield", "dffwild.lightfield"]
+    for _, config in (stage for name in chains for stage in CHAINS[name]):
         assert set(config.data.folders) == folders
         assert config.data.val_folders == [f".focalstack-suite/real-v{REAL_SUITE_VERSION}/realdev-lightfield"]
 
