@@ -17,6 +17,7 @@ to render them again). Choose checkpoints on ``--split dev``; quote ``--split te
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,30 +25,28 @@ import numpy as np
 from focalstack.eval.datasets.simulated import SimulatedStacks
 from focalstack.eval.metrics import ratio_interval
 from focalstack.eval.runner import evaluate, method_runner
+from focalstack.eval.suite import real_suite_splits
 from focalstack.simulate.camera import PROFILES
 from focalstack.simulate.dataset import SimulationConfig, write_dataset
-from focalstack.simulate.rgbd import rgbd_split
 
 VERSION = 1
 SEEDS = {"test": 20261503, "dev": 20261403}
-VIEWS_PER_SCENE = 2
 # Won & Jeon (ECCV 2022), Table 2 (HCI 4D Light Field test scenes, MSE px², Bump)
 PUBLISHED = (("DefocusNet", 0.0593, 2.69), ("AiFDepthNet (paper, depth)", 0.0472, 1.58),
              ("DfF in the Wild (paper)", 0.0230, 1.29))
 
 
 def range_config(data_root: str | Path, split: str, half_range: float) -> SimulationConfig:
-    """The light-field stacks of ``split``'s photographs with scene disparity inside +-``half_range`` px."""
+    """The real-image benchmark's light-field split of ``split``'s photographs, with other seeds and scene
+    disparity inside +-``half_range`` px."""
     if split not in SEEDS:
         raise SystemExit(f"--split must be one of {', '.join(SEEDS)}")
     scale, offset = PROFILES["lightfield"].disparity  # d = scale / Z - offset
     if not 0 < half_range < offset:
         raise SystemExit(f"--half-range must be in (0, {offset:g}) px")
-    depth_range = (scale / (offset + half_range), scale / (offset - half_range))
-    scenes = tuple(str(p.resolve()) for p in rgbd_split(data_root, split))
-    return SimulationConfig(profile="lightfield", num=VIEWS_PER_SCENE * len(scenes), size=256, slices=10,
-                            seed=SEEDS[split], scenes=scenes, psf="lightfield", sweep="profile", rgbd_views=True,
-                            depth_range_m=depth_range)
+    benchmark = next(s.config for s in real_suite_splits(data_root, split) if s.name.endswith("-lightfield"))
+    return replace(benchmark, seed=SEEDS[split],
+                   depth_range_m=(scale / (offset + half_range), scale / (offset - half_range)))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -31,11 +31,11 @@ MIX = ("configs/data/mix.yaml: 1,000 stacks of 8 x 256x256, random views of the 
 REAL_MIX = MIX + "; after the stages on " + SIMULATED
 NO_GT_MIX = ("configs/data/mix.yaml stripped of every ground truth (configs/data/strip_ground_truth.py): slices, focus "
              "distances and lens only; after the stages on " + SIMULATED)
-LIGHTFIELD_MIX = ("configs/data/lightfield_mix.yaml: 800 stacks of 10 x 256x256, random views of the 26 training "
-                  "RGB-D photographs (80 %) and dead-leaves scenes through the 9 x 9-view light field, half with the "
-                  "4D Light Field protocol's sweep; after dffwild (" + MIX + ")")
-LIGHTFIELD_MIX_AIFDEPTHNET = LIGHTFIELD_MIX.replace("after dffwild (" + MIX + ")",
-                                                    "after aifdepthnet (" + REAL_MIX + ")")
+LIGHTFIELD = ("configs/data/lightfield_mix.yaml: 800 stacks of 10 x 256x256, random views of the 26 training "
+              "RGB-D photographs (80 %) and dead-leaves scenes through the 9 x 9-view light field, half with the "
+              "4D Light Field protocol's sweep")
+LIGHTFIELD_MIX = LIGHTFIELD + "; after dffwild (" + MIX + ")"
+LIGHTFIELD_MIX_AIFDEPTHNET = LIGHTFIELD + "; after aifdepthnet (" + REAL_MIX + ")"
 RELEASES = (  # (checkpoint, weights file, method name in the report[, training data])
     ("runs/real/aifdepthnet_light-depth/best.pt", "aifdepthnet_light.safetensors", "aifdepthnet_light", REAL_MIX),
     ("runs/aifdepthnet_light-aif-tta/last.pt", "aifdepthnet_light.aif.safetensors", "aifdepthnet_light:aif"),

@@ -3,8 +3,8 @@
 # RGBD (default ../shared/data, the layout of shared/data: rgbd/, rgbd_more/). Run from the project root:
 #
 #   1. the training mix: 1,000 stacks of 8 x 256x256 (configs/data/mix.yaml), one dataset per source in data/mix,
-#      and the light-field data of dffwild:lightfield: 800 stacks of 10 x 256x256 (configs/data/lightfield_mix.yaml)
-#      in data/lightfield-mix;
+#      and the light-field data of dffwild:lightfield and aifdepthnet:lightfield: 800 stacks of 10 x 256x256
+#      (configs/data/lightfield_mix.yaml) in data/lightfield-mix;
 #   2. the development split of the real-image benchmark (its 6 development photographs through the phone, DSLR
 #      macro, microscope and light-field cameras), which `focalstack eval` generates on first use in
 #      .focalstack-suite/real-v1/realdev-* (scoring the classical default on it on the way);
